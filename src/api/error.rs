@@ -1,0 +1,38 @@
+//! Errors the API store returns, one variant per upstream status reason.
+
+use crate::api::objects::ObjectKey;
+use crate::api::validation::FieldError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 404 NotFound.
+    #[error("{key} not found")]
+    NotFound { key: ObjectKey },
+    /// 409 AlreadyExists: create of a name that exists.
+    #[error("{key} already exists")]
+    AlreadyExists { key: ObjectKey },
+    /// 409 Conflict: the update carried a stale resourceVersion. Re-read and retry.
+    #[error(
+        "Operation cannot be fulfilled on {key}: the object has been modified (resourceVersion {given}, current {current}); please apply your changes to the latest version and try again"
+    )]
+    Conflict {
+        key: ObjectKey,
+        given: u64,
+        current: u64,
+    },
+    /// 422 Invalid: validation failed.
+    #[error("{key} is invalid: {}", .errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        key: ObjectKey,
+        errors: Vec<FieldError>,
+    },
+    /// 404 on the namespace of a namespaced create.
+    #[error("namespaces \"{namespace}\" not found")]
+    NamespaceNotFound { namespace: String },
+    /// The store holds its configured maximum of objects.
+    #[error("object limit reached: the store holds {limit} objects")]
+    TooManyObjects { limit: usize },
+    /// generateName could not find a free name in the bounded number of attempts.
+    #[error("could not generate a unique name for prefix {prefix:?}")]
+    NameGenerationFailed { prefix: String },
+}

@@ -1,0 +1,169 @@
+//! Resource lists and the compact resource vector the scheduler and kubelet do arithmetic on.
+//!
+//! - CPU is counted in millicores (`MilliValue`, rounded up), everything else in whole units
+//!   (`Value`, rounded up): memory and ephemeral storage in bytes, extended resources
+//!   (`nvidia.com/gpu`, any `domain/name`) in units.
+//! - A pod's request follows `k8s.io/component-helpers/resource/helpers.go` (`PodRequests`):
+//!   the larger of the app containers' sum and each init container's request (sidecar init
+//!   containers, `restartPolicy: Always`, run alongside and are added), plus pod overhead.
+
+use std::collections::BTreeMap;
+
+use crate::api::objects::pod::{ContainerRestartPolicy, PodSpec};
+use crate::api::quantity::Quantity;
+
+/// `resourceName -> quantity`, as in `requests`, `limits`, `capacity`, `allocatable`.
+pub type ResourceList = BTreeMap<String, Quantity>;
+
+pub const CPU: &str = "cpu";
+pub const MEMORY: &str = "memory";
+pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
+pub const PODS: &str = "pods";
+
+/// A resource vector in integer units.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub milli_cpu: i64,
+    pub memory: i64,
+    pub ephemeral_storage: i64,
+    /// The `pods` resource (a node's pod capacity).
+    pub pods: i64,
+    /// Extended and other resources by name, in whole units.
+    pub scalar: BTreeMap<String, i64>,
+}
+
+impl Resources {
+    pub fn from_list(list: &ResourceList) -> Resources {
+        let mut r = Resources::default();
+        for (name, q) in list {
+            r.set(name, *q);
+        }
+        r
+    }
+
+    fn set(&mut self, name: &str, q: Quantity) {
+        match name {
+            CPU => self.milli_cpu = q.milli_value(),
+            MEMORY => self.memory = q.value(),
+            EPHEMERAL_STORAGE => self.ephemeral_storage = q.value(),
+            PODS => self.pods = q.value(),
+            _ => {
+                self.scalar.insert(name.to_string(), q.value());
+            }
+        }
+    }
+
+    /// Adds `other` component-wise (saturating).
+    pub fn add(&mut self, other: &Resources) {
+        self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
+        self.memory = self.memory.saturating_add(other.memory);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_add(other.ephemeral_storage);
+        self.pods = self.pods.saturating_add(other.pods);
+        for (k, v) in &other.scalar {
+            let e = self.scalar.entry(k.clone()).or_insert(0);
+            *e = e.saturating_add(*v);
+        }
+    }
+
+    /// Subtracts `other` component-wise (saturating).
+    pub fn sub(&mut self, other: &Resources) {
+        self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
+        self.memory = self.memory.saturating_sub(other.memory);
+        self.ephemeral_storage = self
+            .ephemeral_storage
+            .saturating_sub(other.ephemeral_storage);
+        self.pods = self.pods.saturating_sub(other.pods);
+        for (k, v) in &other.scalar {
+            let e = self.scalar.entry(k.clone()).or_insert(0);
+            *e = e.saturating_sub(*v);
+        }
+    }
+
+    /// Component-wise maximum.
+    pub fn max_with(&mut self, other: &Resources) {
+        self.milli_cpu = self.milli_cpu.max(other.milli_cpu);
+        self.memory = self.memory.max(other.memory);
+        self.ephemeral_storage = self.ephemeral_storage.max(other.ephemeral_storage);
+        self.pods = self.pods.max(other.pods);
+        for (k, v) in &other.scalar {
+            let e = self.scalar.entry(k.clone()).or_insert(0);
+            *e = (*e).max(*v);
+        }
+    }
+}
+
+/// The resources a pod requests, as `PodRequests` computes them (see the module doc).
+pub fn pod_requests(spec: &PodSpec) -> Resources {
+    let mut reqs = Resources::default();
+    for c in &spec.containers {
+        reqs.add(&Resources::from_list(&c.resources.requests));
+    }
+    let mut restartable_init = Resources::default();
+    let mut init_max = Resources::default();
+    for c in &spec.init_containers {
+        let own = Resources::from_list(&c.resources.requests);
+        let effective = if c.restart_policy == Some(ContainerRestartPolicy::Always) {
+            reqs.add(&own);
+            restartable_init.add(&own);
+            restartable_init.clone()
+        } else {
+            let mut t = own;
+            t.add(&restartable_init);
+            t
+        };
+        init_max.max_with(&effective);
+    }
+    reqs.max_with(&init_max);
+    reqs.add(&Resources::from_list(&spec.overhead));
+    reqs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::objects::pod::Container;
+
+    fn container(cpu: &str, mem: &str) -> Container {
+        let mut c = Container::default();
+        c.resources
+            .requests
+            .insert(CPU.into(), Quantity::parse(cpu).unwrap());
+        c.resources
+            .requests
+            .insert(MEMORY.into(), Quantity::parse(mem).unwrap());
+        c
+    }
+
+    #[test]
+    fn pod_requests_take_the_larger_of_app_sum_and_init_max() {
+        let mut spec = PodSpec::default();
+        spec.containers = vec![container("100m", "100Mi"), container("200m", "100Mi")];
+        spec.init_containers = vec![container("500m", "50Mi")];
+        let r = pod_requests(&spec);
+        assert_eq!(r.milli_cpu, 500);
+        assert_eq!(r.memory, 200 * 1024 * 1024);
+    }
+
+    #[test]
+    fn sidecar_init_containers_add_to_app_containers() {
+        let mut spec = PodSpec::default();
+        spec.containers = vec![container("100m", "1Mi")];
+        let mut sidecar = container("50m", "1Mi");
+        sidecar.restart_policy = Some(ContainerRestartPolicy::Always);
+        spec.init_containers = vec![sidecar, container("120m", "1Mi")];
+        // app 100 + sidecar 50 = 150; second init runs with the sidecar: 120 + 50 = 170.
+        assert_eq!(pod_requests(&spec).milli_cpu, 170);
+    }
+
+    #[test]
+    fn cpu_rounds_up_to_millicores_and_extended_resources_count_units() {
+        let mut list = ResourceList::new();
+        list.insert(CPU.into(), Quantity::parse("0.0001").unwrap());
+        list.insert("nvidia.com/gpu".into(), Quantity::parse("2").unwrap());
+        let r = Resources::from_list(&list);
+        assert_eq!(r.milli_cpu, 1);
+        assert_eq!(r.scalar["nvidia.com/gpu"], 2);
+    }
+}

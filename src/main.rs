@@ -1,0 +1,278 @@
+//! The `kubesim` command: a thin shell over the library. It owns file IO, stdout/stderr and
+//! exit codes: 0 ok, 1 an expectation failed, 2 bad input, 3 the run stopped at a limit.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+
+use kubesim::runtime::Cluster;
+use kubesim::runtime::summary::Summary;
+use kubesim::scenario::{self, Scenario, ScenarioError};
+use kubesim::sim::{SimDuration, parse_duration};
+
+#[derive(Parser)]
+#[command(
+    name = "kubesim",
+    version,
+    about = "Deterministic discrete-event simulator of Kubernetes clusters"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write events.jsonl, metrics.csv and summary.json.
+    Run {
+        /// The scenario file (YAML or JSON).
+        scenario: PathBuf,
+        /// Override spec.seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override spec.duration (e.g. 90s, 10m, 1h).
+        #[arg(long, value_parser = parse_until)]
+        until: Option<SimDuration>,
+        /// Output directory (default: out/<scenario file name without extension>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+}
+
+fn parse_until(s: &str) -> Result<SimDuration, String> {
+    parse_duration(s)
+}
+
+const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_LIMIT: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            until,
+            out,
+        } => run(&scenario, seed, until, out),
+        Command::Validate { scenarios } => validate(&scenarios),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn read_file(path: &Path) -> std::io::Result<String> {
+    fs::read_to_string(path)
+}
+
+fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    scenario::load(path, &read_file)
+}
+
+fn report(err: &ScenarioError) {
+    for d in &err.diagnostics {
+        eprintln!("error: {d}");
+    }
+}
+
+fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
+    let mut bad = false;
+    for path in paths {
+        match load(path) {
+            Ok(s) => {
+                for w in &s.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!("{}: ok ({} objects)", path.display(), s.objects.len());
+            }
+            Err(e) => {
+                report(&e);
+                bad = true;
+            }
+        }
+    }
+    Ok(if bad {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A file written under a temporary name and renamed into place only when complete.
+struct PendingFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl PendingFile {
+    fn create(dir: &Path, name: &str) -> Result<(PendingFile, fs::File)> {
+        let dest = dir.join(name);
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let file = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        Ok((PendingFile { tmp, dest }, file))
+    }
+
+    fn commit(&self) -> Result<()> {
+        fs::rename(&self.tmp, &self.dest)
+            .with_context(|| format!("renaming {} to {}", self.tmp.display(), self.dest.display()))
+    }
+
+    fn discard(&self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    until: Option<SimDuration>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    #[allow(clippy::disallowed_methods)] // Wall-clock timing for stderr only.
+    let started = std::time::Instant::now();
+    let mut scenario = match load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            report(&e);
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    for w in &scenario.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(seed) = seed {
+        scenario.config.seed = seed;
+    }
+    if let Some(until) = until {
+        scenario.config.duration = until;
+    }
+    let out = out.unwrap_or_else(|| {
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into());
+        PathBuf::from("out").join(stem)
+    });
+    fs::create_dir_all(&out)
+        .with_context(|| format!("creating output directory {}", out.display()))?;
+    let (events_file, events) = PendingFile::create(&out, "events.jsonl")?;
+    let (metrics_file, metrics) = PendingFile::create(&out, "metrics.csv")?;
+    let (summary_file, summary_out) = PendingFile::create(&out, "summary.json")?;
+    let pending = [&events_file, &metrics_file, &summary_file];
+    let outcome = simulate(&scenario, events, metrics, summary_out);
+    let (summary, stopped) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            pending.iter().for_each(|p| p.discard());
+            return Err(e);
+        }
+    };
+    for p in pending {
+        p.commit()?;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    print_summary(&summary, &out);
+    let sim_secs = scenario.config.duration.as_secs() as f64;
+    eprintln!(
+        "wall clock: {:.3}s ({:.0} simulated seconds per wall second)",
+        wall,
+        if wall > 0.0 { sim_secs / wall } else { 0.0 }
+    );
+    Ok(if stopped {
+        ExitCode::from(EXIT_LIMIT)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Builds the cluster, runs it and writes the summary. Returns the summary and whether the
+/// run stopped at a limit.
+fn simulate(
+    scenario: &Scenario,
+    events: fs::File,
+    metrics: fs::File,
+    summary_out: fs::File,
+) -> Result<(Summary, bool)> {
+    let mut cluster = Cluster::new(
+        scenario.config.clone(),
+        Box::new(BufWriter::new(events)),
+        Box::new(BufWriter::new(metrics)),
+    );
+    let mut apply_errors = Vec::new();
+    for so in &scenario.objects {
+        if let Err(e) = cluster.apply(so.object.clone()) {
+            let mut d = so.origin.clone();
+            d.message = e.to_string();
+            apply_errors.push(d);
+        }
+    }
+    if !apply_errors.is_empty() {
+        let err = ScenarioError {
+            diagnostics: apply_errors,
+        };
+        anyhow::bail!("{err}");
+    }
+    let stopped = cluster.run().err().map(|e| e.to_string());
+    if let Some(reason) = &stopped {
+        eprintln!("stopped: {reason}");
+    }
+    let digest = cluster.finish_outputs().context("writing outputs")?;
+    let summary = Summary::build(
+        &cluster,
+        &scenario.name,
+        stopped.clone(),
+        scenario.warnings.clone(),
+        digest,
+    );
+    drop(cluster);
+    let mut w = BufWriter::new(summary_out);
+    serde_json::to_writer_pretty(&mut w, &summary).context("writing summary.json")?;
+    w.write_all(b"\n")?;
+    w.flush()?;
+    Ok((summary, stopped.is_some()))
+}
+
+fn print_summary(s: &Summary, out: &Path) {
+    println!(
+        "scenario {} (seed {}) ran to t={}s",
+        s.scenario, s.seed, s.end_t_s
+    );
+    println!("  nodes: {} ({} ready)", s.nodes.total, s.nodes.ready);
+    let pods: Vec<String> = s
+        .pods
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(p, n)| format!("{n} {p}"))
+        .collect();
+    println!(
+        "  pods: {}",
+        if pods.is_empty() {
+            "none".to_string()
+        } else {
+            pods.join(", ")
+        }
+    );
+    println!(
+        "  events: {}, metrics rows: {}",
+        s.events.total, s.metrics_rows
+    );
+    if let Some(reason) = &s.stopped {
+        println!("  stopped early: {reason}");
+    }
+    println!("  outputs: {}", out.display());
+    println!("digest: {}", s.digest);
+}

@@ -1,0 +1,107 @@
+//! The component interface: how the scheduler, controllers, kubelets and kube-proxy plug in.
+//!
+//! **Invariant:** a component sees the cluster only through its watches (delivered with
+//! latency, so possibly stale) and acts only through API calls on its [`Context`]; no
+//! component holds a reference to another.
+//!
+//! Lifecycle: registered → `on_start` (after the initial list of its watches is queued) →
+//! `on_watch` / `on_timer` as events arrive, in (time, sequence) order.
+
+use std::sync::Arc;
+
+use crate::api::{
+    ApiError, DeleteOptions, DeleteOutcome, Object, ObjectKey, WatchEvent, WatchFilter,
+};
+use crate::runtime::World;
+use crate::runtime::output::EventRecord;
+use crate::sim::{Engine, EventId, RngStream, SimDuration, SimTime};
+
+/// Index of a registered component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ComponentId(pub usize);
+
+/// A simulated cluster component.
+pub trait Component {
+    /// A stable name, unique in the cluster (`"scheduler"`, `"kubelet/node-1"`). It is also
+    /// the label of the component's random stream.
+    fn name(&self) -> String;
+
+    /// The watches the component opens at start. Each first delivers `Added` for every
+    /// existing matching object (list, then watch), as an informer does.
+    fn watches(&self) -> Vec<WatchFilter>;
+
+    fn on_start(&mut self, _ctx: &mut Context<'_>) {}
+
+    /// A watch event; `watch` is the index into [`Component::watches`].
+    fn on_watch(&mut self, watch: usize, event: &WatchEvent, ctx: &mut Context<'_>);
+
+    /// A timer set with [`Context::set_timer`] fired.
+    fn on_timer(&mut self, _token: u64, _ctx: &mut Context<'_>) {}
+}
+
+/// What a component may do while handling an event.
+pub struct Context<'a> {
+    pub(crate) engine: &'a mut Engine<crate::runtime::Event>,
+    pub(crate) world: &'a mut World,
+    pub(crate) me: ComponentId,
+    pub(crate) rng: &'a mut RngStream,
+}
+
+impl Context<'_> {
+    pub fn now(&self) -> SimTime {
+        self.engine.now()
+    }
+
+    /// This component's random stream.
+    pub fn rng(&mut self) -> &mut RngStream {
+        self.rng
+    }
+
+    /// A live read from the API server (bypasses the watch cache: use sparingly, as real
+    /// controllers do before a write).
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<Object>> {
+        self.world.store.get(key).cloned()
+    }
+
+    pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        let r = self.world.store.create(obj);
+        self.world.publish(self.engine);
+        r
+    }
+
+    pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        let r = self.world.store.update(obj);
+        self.world.publish(self.engine);
+        r
+    }
+
+    pub fn delete(
+        &mut self,
+        key: &ObjectKey,
+        opts: &DeleteOptions,
+    ) -> Result<DeleteOutcome, ApiError> {
+        let r = self.world.store.delete(key, opts);
+        self.world.publish(self.engine);
+        r
+    }
+
+    /// Fires [`Component::on_timer`] with `token` after `delay`.
+    pub fn set_timer(&mut self, delay: SimDuration, token: u64) -> EventId {
+        self.engine.schedule_in(
+            delay,
+            crate::runtime::Event::Timer {
+                component: self.me,
+                token,
+            },
+        )
+    }
+
+    pub fn cancel_timer(&mut self, id: EventId) -> bool {
+        self.engine.cancel(id)
+    }
+
+    /// Emits a Kubernetes Event (a line of events.jsonl).
+    pub fn record(&mut self, event: EventRecord) {
+        self.world.recorder.record(&event);
+    }
+}

@@ -1,0 +1,380 @@
+//! The runtime: one simulated cluster — the engine, the API store, watch delivery, the
+//! registered components, and the outputs.
+//!
+//! - Every store write is followed by [`World::publish`]: changes are folded into the
+//!   metrics aggregates and fanned out to matching watchers, each delivery an engine event
+//!   at `now + watch latency (+ jitter)`.
+//! - Per watcher, delivery times never decrease and equal times pop in FIFO order, so each
+//!   watcher sees changes in resourceVersion order.
+//! - Metrics are sampled between events: the row for time `t` reflects every event at or
+//!   before `t`.
+
+pub mod component;
+pub mod output;
+pub mod stats;
+pub mod summary;
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use rand::RngExt;
+
+use crate::api::{
+    ApiError, Object, ObjectKey, Store, StoreLimits, WatchEvent, WatchEventType, WatchFilter,
+};
+use crate::sim::{Engine, Limits, RngFactory, RngStream, SimDuration, SimError, SimTime};
+
+pub use component::{Component, ComponentId, Context};
+pub use output::{EventRecord, EventType, MetricsRow};
+pub use stats::Stats;
+
+/// Watch propagation delay. Default: 10 ms, no jitter.
+///
+/// Real informers see a write within a few to a few tens of milliseconds on a healthy
+/// control plane; 10 ms is a middle value. Jitter, when set, is drawn uniformly from
+/// `[0, jitter]` per delivery from the `apiserver/watch` random stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchConfig {
+    pub latency: SimDuration,
+    pub jitter: SimDuration,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            latency: SimDuration::from_millis(10),
+            jitter: SimDuration::ZERO,
+        }
+    }
+}
+
+/// How a cluster runs. Defaults: seed 1, 10 minutes, samples every 10 s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub sample_interval: SimDuration,
+    pub watch: WatchConfig,
+    pub limits: Limits,
+    pub store_limits: StoreLimits,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            seed: 1,
+            duration: SimDuration::from_secs(600),
+            sample_interval: SimDuration::from_secs(10),
+            watch: WatchConfig::default(),
+            limits: Limits::default(),
+            store_limits: StoreLimits::default(),
+        }
+    }
+}
+
+/// Engine payloads of the runtime.
+pub enum Event {
+    Deliver {
+        component: ComponentId,
+        watch: usize,
+        event: WatchEvent,
+    },
+    Timer {
+        component: ComponentId,
+        token: u64,
+    },
+}
+
+struct Watcher {
+    component: ComponentId,
+    index: usize,
+    filter: WatchFilter,
+    last_delivery: SimTime,
+}
+
+/// Everything components reach through their [`Context`].
+pub struct World {
+    pub(crate) store: Store,
+    pub(crate) recorder: output::Recorder,
+    watchers: Vec<Watcher>,
+    stats: Stats,
+    watch: WatchConfig,
+    watch_rng: RngStream,
+}
+
+impl World {
+    /// Drains the store's changes: updates aggregates and queues watch deliveries.
+    pub(crate) fn publish(&mut self, engine: &mut Engine<Event>) {
+        let now = engine.now();
+        for change in self.store.take_changes() {
+            let new = (change.type_ != WatchEventType::Deleted).then(|| &*change.object);
+            self.stats.apply(change.old.as_deref(), new);
+            for w in &mut self.watchers {
+                let Some(event) = w.filter.translate(&change) else {
+                    continue;
+                };
+                let mut delay = self.watch.latency;
+                if !self.watch.jitter.is_zero() {
+                    let extra = self
+                        .watch_rng
+                        .random_range(0..=self.watch.jitter.as_nanos());
+                    delay = delay.saturating_add(SimDuration::from_nanos(extra));
+                }
+                let at = now.saturating_add(delay).max(w.last_delivery);
+                w.last_delivery = at;
+                engine.schedule_at(
+                    at,
+                    Event::Deliver {
+                        component: w.component,
+                        watch: w.index,
+                        event,
+                    },
+                );
+            }
+        }
+    }
+}
+
+struct Slot {
+    component: Box<dyn Component>,
+    rng: RngStream,
+}
+
+/// Why a component could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("a component named {0:?} is already registered")]
+    DuplicateComponent(String),
+}
+
+/// One simulated cluster.
+pub struct Cluster {
+    engine: Engine<Event>,
+    world: World,
+    components: Vec<Slot>,
+    names: Vec<String>,
+    rngs: RngFactory,
+    config: RunConfig,
+    metrics: output::MetricsWriter,
+    next_sample: SimTime,
+}
+
+impl Cluster {
+    /// A cluster with an empty store (initial namespaces only) writing events and metrics
+    /// to the given sinks.
+    pub fn new(config: RunConfig, events: Box<dyn Write>, metrics: Box<dyn Write>) -> Cluster {
+        let rngs = RngFactory::new(config.seed);
+        let world = World {
+            store: Store::new(rngs.stream("apiserver/names"), config.store_limits),
+            recorder: output::Recorder::new(events),
+            watchers: Vec::new(),
+            stats: Stats::default(),
+            watch: config.watch,
+            watch_rng: rngs.stream("apiserver/watch"),
+        };
+        let mut stats = Stats::recount(world.store.iter().map(|o| &**o));
+        stats.pods_by_phase.clear();
+        Cluster {
+            engine: Engine::new(config.limits),
+            world: World { stats, ..world },
+            components: Vec::new(),
+            names: Vec::new(),
+            rngs,
+            metrics: output::MetricsWriter::new(metrics),
+            next_sample: SimTime::ZERO,
+            config,
+        }
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.engine.now()
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.world.store
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.world.stats
+    }
+
+    pub fn recorder(&self) -> &output::Recorder {
+        &self.world.recorder
+    }
+
+    pub fn engine(&self) -> &Engine<Event> {
+        &self.engine
+    }
+
+    pub fn metrics_rows(&self) -> u64 {
+        self.metrics.rows()
+    }
+
+    /// Creates an object on behalf of the scenario (as `kubectl apply` would), logging a
+    /// `Sim`/`Applied` event.
+    pub fn apply(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.world.store.set_time(self.engine.now());
+        let result = self.world.store.create(obj);
+        if let Ok(created) = &result {
+            let key = ObjectKey::of(created);
+            let record = EventRecord::new(
+                self.engine.now(),
+                EventType::Sim,
+                "Applied",
+                key.to_string(),
+                format!("{} created by the scenario", key.kind),
+            );
+            self.world.recorder.record(&record);
+        }
+        self.world.publish(&mut self.engine);
+        result
+    }
+
+    /// Registers a component: opens its watches (queuing `Added` for existing objects) and
+    /// calls `on_start`.
+    pub fn add_component(
+        &mut self,
+        component: Box<dyn Component>,
+    ) -> Result<ComponentId, RuntimeError> {
+        let name = component.name();
+        if self.names.contains(&name) {
+            return Err(RuntimeError::DuplicateComponent(name));
+        }
+        let id = ComponentId(self.components.len());
+        let now = self.engine.now();
+        let at = now.saturating_add(self.world.watch.latency);
+        for (index, filter) in component.watches().into_iter().enumerate() {
+            let existing: Vec<Arc<Object>> = self
+                .world
+                .store
+                .iter()
+                .filter(|o| filter.matches(o))
+                .cloned()
+                .collect();
+            for object in existing {
+                let resource_version = object.meta().resource_version;
+                self.engine.schedule_at(
+                    at,
+                    Event::Deliver {
+                        component: id,
+                        watch: index,
+                        event: WatchEvent {
+                            type_: WatchEventType::Added,
+                            object,
+                            old: None,
+                            resource_version,
+                        },
+                    },
+                );
+            }
+            self.world.watchers.push(Watcher {
+                component: id,
+                index,
+                filter,
+                last_delivery: at,
+            });
+        }
+        self.components.push(Slot {
+            rng: self.rngs.stream(&name),
+            component,
+        });
+        self.names.push(name);
+        let slot = &mut self.components[id.0];
+        let mut ctx = Context {
+            engine: &mut self.engine,
+            world: &mut self.world,
+            me: id,
+            rng: &mut slot.rng,
+        };
+        slot.component.on_start(&mut ctx);
+        Ok(id)
+    }
+
+    /// Runs to the configured duration, writing a metrics row at every sample time
+    /// (`0, interval, 2·interval, …`, and the end itself). On a limit error the cluster stays
+    /// consistent, outputs hold everything up to it, and `run` may be called again.
+    pub fn run(&mut self) -> Result<(), SimError> {
+        let end = SimTime::ZERO.saturating_add(self.config.duration);
+        loop {
+            let t = self.next_sample.min(end);
+            self.step_to(t)?;
+            self.sample(t);
+            if t >= end {
+                return Ok(());
+            }
+            let interval = self.config.sample_interval;
+            self.next_sample = if interval.is_zero() {
+                end
+            } else {
+                t.saturating_add(interval)
+            };
+        }
+    }
+
+    fn step_to(&mut self, t: SimTime) -> Result<(), SimError> {
+        let world = &mut self.world;
+        let components = &mut self.components;
+        self.engine.run_until(t, |engine, event| {
+            world.store.set_time(engine.now());
+            match event {
+                Event::Deliver {
+                    component,
+                    watch,
+                    event,
+                } => {
+                    let slot = &mut components[component.0];
+                    let mut ctx = Context {
+                        engine,
+                        world,
+                        me: component,
+                        rng: &mut slot.rng,
+                    };
+                    slot.component.on_watch(watch, &event, &mut ctx);
+                }
+                Event::Timer { component, token } => {
+                    let slot = &mut components[component.0];
+                    let mut ctx = Context {
+                        engine,
+                        world,
+                        me: component,
+                        rng: &mut slot.rng,
+                    };
+                    slot.component.on_timer(token, &mut ctx);
+                }
+            }
+        })?;
+        self.world.store.set_time(t);
+        Ok(())
+    }
+
+    fn sample(&mut self, t: SimTime) {
+        use crate::api::objects::PodPhase;
+        let s = &self.world.stats;
+        let row = MetricsRow {
+            t_s: output::format_seconds(t),
+            nodes: s.nodes,
+            nodes_ready: s.nodes_ready,
+            pods_pending: s.pods(PodPhase::Pending),
+            pods_running: s.pods(PodPhase::Running),
+            pods_succeeded: s.pods(PodPhase::Succeeded),
+            pods_failed: s.pods(PodPhase::Failed),
+            cpu_requested_ratio: output::format_ratio(
+                s.requested_milli_cpu,
+                s.allocatable_milli_cpu,
+            ),
+            memory_requested_ratio: output::format_ratio(s.requested_memory, s.allocatable_memory),
+        };
+        self.metrics.write(&row);
+    }
+
+    /// Flushes both outputs and returns the run digest.
+    pub fn finish_outputs(&mut self) -> io::Result<String> {
+        let events = self.world.recorder.finish()?;
+        let metrics = self.metrics.finish()?;
+        Ok(output::combine_digests(&events, &metrics))
+    }
+}

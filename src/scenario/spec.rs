@@ -1,0 +1,196 @@
+//! The scenario file's own schema (`apiVersion: kubesim.io/v1alpha1`, `kind: Scenario`).
+//!
+//! Every field, default and unit is documented in `docs/scenario-format.md`; keep the two in
+//! step. Unknown fields are errors (a typo must not silently do nothing); Kubernetes objects
+//! inside the scenario are read leniently, as the API server reads them.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::sim::{SimDuration, parse_duration};
+
+pub const API_VERSION: &str = "kubesim.io/v1alpha1";
+pub const KIND: &str = "Scenario";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ScenarioMeta,
+    #[serde(default)]
+    pub spec: ScenarioSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScenarioMeta {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ScenarioSpec {
+    /// Seeds every random stream. Default 1.
+    pub seed: u64,
+    /// Simulated time to run. Default 10m.
+    pub duration: Duration,
+    pub limits: LimitsSpec,
+    pub api: ApiSpec,
+    pub metrics: MetricsSpec,
+    pub cluster: ClusterSpec,
+    /// Kubernetes objects, inline.
+    pub objects: Vec<serde_json::Value>,
+    /// Files of Kubernetes objects, relative to the scenario file.
+    pub include: Vec<String>,
+    // Keys that later releases fill in. Present here only so that using one gives a clear
+    // "not supported yet" error instead of an unknown-field error.
+    pub scheduler: Option<serde_json::Value>,
+    pub behaviors: Option<serde_json::Value>,
+    pub network: Option<serde_json::Value>,
+    pub traffic: Option<serde_json::Value>,
+    pub events: Option<serde_json::Value>,
+    pub chaos: Option<serde_json::Value>,
+    pub expect: Option<serde_json::Value>,
+}
+
+impl Default for ScenarioSpec {
+    fn default() -> Self {
+        ScenarioSpec {
+            seed: 1,
+            duration: Duration(SimDuration::from_secs(600)),
+            limits: LimitsSpec::default(),
+            api: ApiSpec::default(),
+            metrics: MetricsSpec::default(),
+            cluster: ClusterSpec::default(),
+            objects: Vec::new(),
+            include: Vec::new(),
+            scheduler: None,
+            behaviors: None,
+            network: None,
+            traffic: None,
+            events: None,
+            chaos: None,
+            expect: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LimitsSpec {
+    /// Default 100,000,000.
+    pub max_events: u64,
+    /// Default 10,000,000.
+    pub max_pending_events: usize,
+    /// Default 5,000,000.
+    pub max_objects: usize,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        LimitsSpec {
+            max_events: 100_000_000,
+            max_pending_events: 10_000_000,
+            max_objects: 5_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ApiSpec {
+    /// Default 10ms.
+    pub watch_latency: Duration,
+    /// Default 0s.
+    pub watch_jitter: Duration,
+}
+
+impl Default for ApiSpec {
+    fn default() -> Self {
+        ApiSpec {
+            watch_latency: Duration(SimDuration::from_millis(10)),
+            watch_jitter: Duration(SimDuration::ZERO),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct MetricsSpec {
+    /// Default 10s; must be positive.
+    pub interval: Duration,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec {
+            interval: Duration(SimDuration::from_secs(10)),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    pub node_pools: Vec<NodePoolSpec>,
+    /// Explicit Node objects.
+    pub nodes: Vec<serde_json::Value>,
+}
+
+/// Most nodes one pool may generate.
+pub const MAX_POOL_NODES: u32 = 100_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodePoolSpec {
+    /// Node names are `<name>-<index>`, index from 0.
+    pub name: String,
+    pub count: u32,
+    /// Zones to spread nodes across, round-robin (label `topology.kubernetes.io/zone`).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Label `topology.kubernetes.io/region` on every node, when set.
+    #[serde(default)]
+    pub region: String,
+    /// Racks per zone (label `kubesim.io/rack` = `<zone>-rack-<r>`); 0 means no rack label.
+    #[serde(default)]
+    pub racks_per_zone: u32,
+    /// A Node object every node of the pool is stamped from (labels, taints, capacity).
+    #[serde(default)]
+    pub template: serde_json::Value,
+}
+
+/// A Go-style duration string (`30s`, `1m30s`, `1.5h`, `250ms`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Duration(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration string such as 30s, 1m30s, 1.5h or 250ms")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Duration, E> {
+                parse_duration(s).map(Duration).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Duration, E> {
+                if n == 0 {
+                    Ok(Duration(SimDuration::ZERO))
+                } else {
+                    Err(E::custom(format!(
+                        "invalid duration {n}: a number needs a unit (e.g. {n}s)"
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
