@@ -383,8 +383,28 @@ impl Loader<'_, '_> {
         }
     }
 
-    fn include(&mut self, d: &Doc<'_>, path: &str, inc: &str, out: &mut Vec<SourcedObject>) {
-        let full = self.base.join(inc);
+    fn include(
+        &mut self,
+        d: &Doc<'_>,
+        path: &str,
+        inc: &spec::Include,
+        out: &mut Vec<SourcedObject>,
+    ) {
+        let implied = match inc.kind() {
+            None => None,
+            Some(name) => match Kind::from_name(name) {
+                Some(k) => Some(k),
+                None => {
+                    d.report(
+                        self.sink,
+                        &path_key(path, "kind"),
+                        format!("unknown kind {name:?}: expected one of {}", known_kinds()),
+                    );
+                    return;
+                }
+            },
+        };
+        let full = self.base.join(inc.path());
         let text = match (self.read)(&full) {
             Ok(t) => t,
             Err(e) => {
@@ -414,7 +434,7 @@ impl Loader<'_, '_> {
                 file: &file,
                 locations: &doc.locations,
             };
-            self.objects_in(&inner, "", &doc.value, None, out);
+            self.objects_in(&inner, "", &doc.value, implied, out);
         }
     }
 
@@ -555,9 +575,9 @@ impl Loader<'_, '_> {
         let mut defaulted = obj.clone();
         defaults::apply(&mut defaulted);
         let errors = validation::validate(&defaulted);
+        let key = normalized_key(obj);
         for e in &errors {
             let p = join(path, &e.path);
-            let key = ObjectKey::of(obj);
             d.report(self.sink, &p, format!("{key}: {}", e.message));
         }
         errors.is_empty()
@@ -640,6 +660,14 @@ impl Loader<'_, '_> {
         objects.sort_by_key(|o| apply_rank(o.object.kind()));
         warnings
     }
+}
+
+fn known_kinds() -> String {
+    Kind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn normalized_key(obj: &Object) -> ObjectKey {

@@ -47,7 +47,7 @@ pub struct ScenarioSpec {
     /// Kubernetes objects, inline.
     pub objects: Vec<serde_json::Value>,
     /// Files of Kubernetes objects, relative to the scenario file.
-    pub include: Vec<String>,
+    pub include: Vec<Include>,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
     pub scheduler: Option<serde_json::Value>,
@@ -192,5 +192,38 @@ impl<'de> Deserialize<'de> for Duration {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// An included file: a path, or `{path, kind}` where `kind` is assumed for documents that
+/// carry none (e.g. objects saved without `kind`/`apiVersion`, as insights archives do).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Include {
+    Path(String),
+    WithKind(IncludeWithKind),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncludeWithKind {
+    pub path: String,
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+impl Include {
+    pub fn path(&self) -> &str {
+        match self {
+            Include::Path(p) => p,
+            Include::WithKind(w) => &w.path,
+        }
+    }
+
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            Include::Path(_) => None,
+            Include::WithKind(w) => w.kind.as_deref(),
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! Helpers shared by the integration tests: run the real binary, find the real data.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the `kubesim` binary built for this test run.
+pub fn kubesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(args)
+        .output()
+        .expect("the kubesim binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `../shared/realdata` beside the checkout, or the directory in `KUBESIM_REALDATA`.
+/// `None` (with a clear "skipping" line) when neither exists.
+pub fn realdata(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("KUBESIM_REALDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping {test}: real data not found at {} (set KUBESIM_REALDATA)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// The scenario files shipped in `scenarios/`, sorted.
+pub fn shipped_scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
