@@ -24,10 +24,11 @@ fn pod(name: &str, labels: &[(&str, &str)]) -> Object {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut c = kubesim::api::objects::pod::Container::default();
-    c.name = "c".into();
-    c.image = "nginx:1.27".into();
-    p.spec.containers.push(c);
+    p.spec.containers.push(kubesim::api::objects::pod::Container {
+        name: "c".into(),
+        image: "nginx:1.27".into(),
+        ..Default::default()
+    });
     Object::Pod(p)
 }
 

@@ -138,9 +138,11 @@ mod tests {
 
     #[test]
     fn pod_requests_take_the_larger_of_app_sum_and_init_max() {
-        let mut spec = PodSpec::default();
-        spec.containers = vec![container("100m", "100Mi"), container("200m", "100Mi")];
-        spec.init_containers = vec![container("500m", "50Mi")];
+        let spec = PodSpec {
+            containers: vec![container("100m", "100Mi"), container("200m", "100Mi")],
+            init_containers: vec![container("500m", "50Mi")],
+            ..PodSpec::default()
+        };
         let r = pod_requests(&spec);
         assert_eq!(r.milli_cpu, 500);
         assert_eq!(r.memory, 200 * 1024 * 1024);
@@ -148,11 +150,13 @@ mod tests {
 
     #[test]
     fn sidecar_init_containers_add_to_app_containers() {
-        let mut spec = PodSpec::default();
-        spec.containers = vec![container("100m", "1Mi")];
         let mut sidecar = container("50m", "1Mi");
         sidecar.restart_policy = Some(ContainerRestartPolicy::Always);
-        spec.init_containers = vec![sidecar, container("120m", "1Mi")];
+        let spec = PodSpec {
+            containers: vec![container("100m", "1Mi")],
+            init_containers: vec![sidecar, container("120m", "1Mi")],
+            ..PodSpec::default()
+        };
         // app 100 + sidecar 50 = 150; second init runs with the sidecar: 120 + 50 = 170.
         assert_eq!(pod_requests(&spec).milli_cpu, 170);
     }

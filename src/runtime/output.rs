@@ -214,7 +214,7 @@ impl MetricsWriter {
 /// Formats sim time in seconds: `10`, or `10.25` when not on a whole second.
 pub fn format_seconds(t: SimTime) -> String {
     let ms = t.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         (ms / 1000).to_string()
     } else {
         let s = format!("{}.{:03}", ms / 1000, ms % 1000);

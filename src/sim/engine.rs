@@ -133,7 +133,7 @@ impl<E> Engine<E> {
                 at: self.now,
             });
         }
-        let Some((time, event)) = self.queue.pop() else {
+        let Some((time, event)) = self.queue.pop_peeked() else {
             return Ok(None);
         };
         self.now = time;

@@ -93,9 +93,9 @@ impl fmt::Display for SimDuration {
             return f.write_str("0s");
         }
         if ns < NANOS_PER_SEC {
-            return if ns % NANOS_PER_MILLI == 0 {
+            return if ns.is_multiple_of(NANOS_PER_MILLI) {
                 write!(f, "{}ms", ns / NANOS_PER_MILLI)
-            } else if ns % 1000 == 0 {
+            } else if ns.is_multiple_of(1000) {
                 write!(f, "{}µs", ns / 1000)
             } else {
                 write!(f, "{ns}ns")
