@@ -24,11 +24,13 @@ fn pod(name: &str, labels: &[(&str, &str)]) -> Object {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    p.spec.containers.push(kubesim::api::objects::pod::Container {
-        name: "c".into(),
-        image: "nginx:1.27".into(),
-        ..Default::default()
-    });
+    p.spec
+        .containers
+        .push(kubesim::api::objects::pod::Container {
+            name: "c".into(),
+            image: "nginx:1.27".into(),
+            ..Default::default()
+        });
     Object::Pod(p)
 }
 
