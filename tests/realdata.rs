@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{kubesim, realdata, stderr, stdout};
+use common::{kubesim, realdata, run_yaml, stderr, stdout};
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -22,10 +22,6 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-fn summary(out: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -50,29 +46,24 @@ fn every_openshift_insights_node_and_pod_loads() {
             ));
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("insights.yaml");
-    std::fs::write(&scenario, yaml).unwrap();
-    let v = kubesim(&["validate", scenario.to_str().unwrap()]);
+    let run = run_yaml("insights.yaml", &yaml);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    let v = kubesim(&["validate", run.scenario.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
-    let out = dir.path().join("out");
-    let r = kubesim(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
-    let s = summary(&out);
+    let s = run.summary();
     assert_eq!(s["objects"]["Node"], 2);
     assert_eq!(s["objects"]["Pod"], 35);
     // Pods bound to nodes outside the sample load with a warning, as in Kubernetes.
     assert!(
-        stderr(&r).contains("which does not exist"),
+        stderr(&run.output).contains("which does not exist"),
         "{}",
-        stderr(&r)
+        stderr(&run.output)
     );
-    assert!(stdout(&r).contains("nodes: 2"), "{}", stdout(&r));
+    assert!(
+        stdout(&run.output).contains("nodes: 2"),
+        "{}",
+        stdout(&run.output)
+    );
 }
 
 #[test]
@@ -85,22 +76,29 @@ fn all_1213_alibaba_gpu_nodes_load() {
         "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: openb}}\nspec:\n  duration: 10s\n  include: [{:?}]\n",
         file.display().to_string()
     );
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = dir.path().join("openb.yaml");
-    std::fs::write(&scenario, yaml).unwrap();
-    let out = dir.path().join("out");
-    let r = kubesim(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
-    let s = summary(&out);
+    let run = run_yaml("openb.yaml", &yaml);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    let s = run.summary();
     assert_eq!(s["objects"]["Node"], 1213);
     assert_eq!(s["nodes"]["total"], 1213);
-    // 107,018,000 milli-CPU in all (PROVENANCE.md): check the first metrics row's
-    // denominator indirectly through a zero request ratio and the node count column.
-    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let csv = std::fs::read_to_string(run.out.join("metrics.csv")).unwrap();
     assert!(csv.lines().nth(1).unwrap().starts_with("0,1213,"), "{csv}");
+
+    // The quantities add up to PROVENANCE.md's totals: 107,018,000 milli-CPU and
+    // 503,828,480 MiB over the 1,213 nodes.
+    let read = |p: &Path| std::fs::read_to_string(p);
+    let scenario = kubesim::scenario::load(&run.scenario, &read).unwrap();
+    let mut cluster = kubesim::runtime::Cluster::new(
+        scenario.config.clone(),
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+    );
+    for o in &scenario.objects {
+        cluster.apply(o.object.clone()).unwrap();
+    }
+    assert_eq!(cluster.stats().allocatable_milli_cpu, 107_018_000);
+    assert_eq!(
+        cluster.stats().allocatable_memory,
+        503_828_480 * 1024 * 1024
+    );
 }

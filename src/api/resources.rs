@@ -53,44 +53,32 @@ impl Resources {
         }
     }
 
-    /// Adds `other` component-wise (saturating).
-    pub fn add(&mut self, other: &Resources) {
-        self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
-        self.memory = self.memory.saturating_add(other.memory);
-        self.ephemeral_storage = self
-            .ephemeral_storage
-            .saturating_add(other.ephemeral_storage);
-        self.pods = self.pods.saturating_add(other.pods);
+    /// Combines `other` into `self` component by component with `f`; a scalar resource
+    /// missing on one side counts as 0.
+    fn zip_with(&mut self, other: &Resources, f: impl Fn(i64, i64) -> i64) {
+        self.milli_cpu = f(self.milli_cpu, other.milli_cpu);
+        self.memory = f(self.memory, other.memory);
+        self.ephemeral_storage = f(self.ephemeral_storage, other.ephemeral_storage);
+        self.pods = f(self.pods, other.pods);
         for (k, v) in &other.scalar {
             let e = self.scalar.entry(k.clone()).or_insert(0);
-            *e = e.saturating_add(*v);
+            *e = f(*e, *v);
         }
+    }
+
+    /// Adds `other` component-wise (saturating).
+    pub fn add(&mut self, other: &Resources) {
+        self.zip_with(other, i64::saturating_add);
     }
 
     /// Subtracts `other` component-wise (saturating).
     pub fn sub(&mut self, other: &Resources) {
-        self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
-        self.memory = self.memory.saturating_sub(other.memory);
-        self.ephemeral_storage = self
-            .ephemeral_storage
-            .saturating_sub(other.ephemeral_storage);
-        self.pods = self.pods.saturating_sub(other.pods);
-        for (k, v) in &other.scalar {
-            let e = self.scalar.entry(k.clone()).or_insert(0);
-            *e = e.saturating_sub(*v);
-        }
+        self.zip_with(other, i64::saturating_sub);
     }
 
     /// Component-wise maximum.
     pub fn max_with(&mut self, other: &Resources) {
-        self.milli_cpu = self.milli_cpu.max(other.milli_cpu);
-        self.memory = self.memory.max(other.memory);
-        self.ephemeral_storage = self.ephemeral_storage.max(other.ephemeral_storage);
-        self.pods = self.pods.max(other.pods);
-        for (k, v) in &other.scalar {
-            let e = self.scalar.entry(k.clone()).or_insert(0);
-            *e = (*e).max(*v);
-        }
+        self.zip_with(other, i64::max);
     }
 }
 

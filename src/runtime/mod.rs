@@ -320,31 +320,20 @@ impl Cluster {
         let components = &mut self.components;
         self.engine.run_until(t, |engine, event| {
             world.store.set_time(engine.now());
+            let (Event::Deliver { component, .. } | Event::Timer { component, .. }) = &event;
+            let me = *component;
+            let slot = &mut components[me.0];
+            let mut ctx = Context {
+                engine,
+                world,
+                me,
+                rng: &mut slot.rng,
+            };
             match event {
-                Event::Deliver {
-                    component,
-                    watch,
-                    event,
-                } => {
-                    let slot = &mut components[component.0];
-                    let mut ctx = Context {
-                        engine,
-                        world,
-                        me: component,
-                        rng: &mut slot.rng,
-                    };
-                    slot.component.on_watch(watch, &event, &mut ctx);
+                Event::Deliver { watch, event, .. } => {
+                    slot.component.on_watch(watch, &event, &mut ctx)
                 }
-                Event::Timer { component, token } => {
-                    let slot = &mut components[component.0];
-                    let mut ctx = Context {
-                        engine,
-                        world,
-                        me: component,
-                        rng: &mut slot.rng,
-                    };
-                    slot.component.on_timer(token, &mut ctx);
-                }
+                Event::Timer { token, .. } => slot.component.on_timer(token, &mut ctx),
             }
         })?;
         self.world.store.set_time(t);

@@ -54,3 +54,40 @@ pub fn shipped_scenarios() -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// A scenario written to a temporary directory and run with `kubesim run`.
+pub struct Run {
+    pub dir: tempfile::TempDir,
+    pub scenario: PathBuf,
+    pub out: PathBuf,
+    pub output: Output,
+}
+
+impl Run {
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(self.out.join("summary.json")).expect("summary.json written"),
+        )
+        .expect("summary.json is JSON")
+    }
+}
+
+/// Writes `yaml` as `name` in a fresh temporary directory and runs it into `<dir>/out`.
+pub fn run_yaml(name: &str, yaml: &str) -> Run {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let scenario = dir.path().join(name);
+    std::fs::write(&scenario, yaml).expect("scenario written");
+    let out = dir.path().join("out");
+    let output = kubesim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    Run {
+        dir,
+        scenario,
+        out,
+        output,
+    }
+}
