@@ -100,6 +100,8 @@ pub struct World {
     stats: Stats,
     watch: WatchConfig,
     watch_rng: RngStream,
+    pub(crate) rngs: RngFactory,
+    pub(crate) component_names: Vec<String>,
 }
 
 impl World {
@@ -152,8 +154,6 @@ pub struct Cluster {
     engine: Engine<Event>,
     world: World,
     components: Vec<Slot>,
-    names: Vec<String>,
-    rngs: RngFactory,
     config: RunConfig,
     metrics: output::MetricsWriter,
     next_sample: SimTime,
@@ -171,6 +171,8 @@ impl Cluster {
             stats: Stats::default(),
             watch: config.watch,
             watch_rng: rngs.stream("apiserver/watch"),
+            rngs,
+            component_names: Vec::new(),
         };
         let mut stats = Stats::recount(world.store.iter().map(|o| &**o));
         stats.pods_by_phase.clear();
@@ -178,8 +180,6 @@ impl Cluster {
             engine: Engine::new(config.limits),
             world: World { stats, ..world },
             components: Vec::new(),
-            names: Vec::new(),
-            rngs,
             metrics: output::MetricsWriter::new(metrics),
             next_sample: SimTime::ZERO,
             config,
@@ -241,7 +241,7 @@ impl Cluster {
         component: Box<dyn Component>,
     ) -> Result<ComponentId, RuntimeError> {
         let name = component.name();
-        if self.names.contains(&name) {
+        if self.world.component_names.contains(&name) {
             return Err(RuntimeError::DuplicateComponent(name));
         }
         let id = ComponentId(self.components.len());
@@ -279,10 +279,10 @@ impl Cluster {
             });
         }
         self.components.push(Slot {
-            rng: self.rngs.stream(&name),
+            rng: self.world.rngs.stream(&name),
             component,
         });
-        self.names.push(name);
+        self.world.component_names.push(name);
         let slot = &mut self.components[id.0];
         let mut ctx = Context {
             engine: &mut self.engine,
