@@ -34,6 +34,7 @@
 //! ```
 
 pub mod api;
+pub mod kubelet;
 pub mod runtime;
 pub mod scenario;
 pub mod sim;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
+use kubesim::kubelet::{KubeletConfig, KubeletFleet};
 use kubesim::runtime::Cluster;
 use kubesim::runtime::summary::Summary;
 use kubesim::scenario::{self, Scenario, ScenarioError};
@@ -226,6 +227,12 @@ fn simulate(
         };
         anyhow::bail!("{err}");
     }
+    cluster
+        .add_component(Box::new(KubeletFleet::new(
+            KubeletConfig::default(),
+            scenario.behaviors.clone(),
+        )))
+        .context("registering the kubelet")?;
     let stopped = cluster.run().err().map(|e| e.to_string());
     if let Some(reason) = &stopped {
         eprintln!("stopped: {reason}");

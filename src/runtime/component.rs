@@ -60,7 +60,10 @@ impl Context<'_> {
     /// A further random stream for `label` under this component's name (e.g. one per pod
     /// or per node a component manages). Same seed and labels, same draws.
     pub fn stream(&self, label: &str) -> RngStream {
-        self.world.rngs.stream(&format!("{}/{label}", self.world.component_names[self.me.0]))
+        self.world.rngs.stream(&format!(
+            "{}/{label}",
+            self.world.component_names[self.me.0]
+        ))
     }
 
     /// A live read from the API server (bypasses the watch cache: use sparingly, as real

@@ -42,6 +42,8 @@ pub struct Scenario {
     pub objects: Vec<SourcedObject>,
     /// Things worth knowing that do not stop the run (e.g. a pod bound to a missing node).
     pub warnings: Vec<String>,
+    /// `spec.behaviors`, for the kubelet fleet.
+    pub behaviors: Vec<crate::kubelet::behavior::Behavior>,
 }
 
 /// An object and where it came from.
@@ -201,7 +203,6 @@ impl Loader<'_, '_> {
         let s = &parsed.spec;
         for (key, value) in [
             ("scheduler", &s.scheduler),
-            ("behaviors", &s.behaviors),
             ("network", &s.network),
             ("traffic", &s.traffic),
             ("events", &s.events),
@@ -231,6 +232,7 @@ impl Loader<'_, '_> {
             );
         }
 
+        self.check_behaviors(&d, &s.behaviors);
         let mut objects: Vec<SourcedObject> = Vec::new();
         for (i, pool) in s.cluster.node_pools.iter().enumerate() {
             self.node_pool(&d, i, pool, &mut objects);
@@ -282,7 +284,34 @@ impl Loader<'_, '_> {
             config,
             objects,
             warnings,
+            behaviors: parsed.spec.behaviors,
         })
+    }
+
+    /// Behaviour names are DNS labels, unique; selectors valid; each matches something.
+    fn check_behaviors(&mut self, d: &Doc<'_>, behaviors: &[crate::kubelet::behavior::Behavior]) {
+        let mut seen = BTreeSet::new();
+        for (i, b) in behaviors.iter().enumerate() {
+            let path = path_index("spec.behaviors", i);
+            if b.name.is_empty() {
+                d.report(self.sink, &path_key(&path, "name"), "Required value");
+            } else if !seen.insert(b.name.as_str()) {
+                d.report(
+                    self.sink,
+                    &path_key(&path, "name"),
+                    format!("Duplicate value: {:?}", b.name),
+                );
+            }
+            if let Some(sel) = &b.selector
+                && let Err(e) = sel.to_selector()
+            {
+                d.report(
+                    self.sink,
+                    &path_key(&path, "selector"),
+                    format!("Invalid value: {e}"),
+                );
+            }
+        }
     }
 
     /// apiVersion and kind first, so that a wrong file type gets a plain message rather than

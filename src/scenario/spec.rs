@@ -48,10 +48,11 @@ pub struct ScenarioSpec {
     pub objects: Vec<serde_json::Value>,
     /// Files of Kubernetes objects, relative to the scenario file.
     pub include: Vec<Include>,
+    /// Container behaviours, matched to pods by selector or annotation.
+    pub behaviors: Vec<crate::kubelet::behavior::Behavior>,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
     pub scheduler: Option<serde_json::Value>,
-    pub behaviors: Option<serde_json::Value>,
     pub network: Option<serde_json::Value>,
     pub traffic: Option<serde_json::Value>,
     pub events: Option<serde_json::Value>,
@@ -71,7 +72,7 @@ impl Default for ScenarioSpec {
             objects: Vec::new(),
             include: Vec::new(),
             scheduler: None,
-            behaviors: None,
+            behaviors: Vec::new(),
             network: None,
             traffic: None,
             events: None,

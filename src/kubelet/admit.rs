@@ -1,0 +1,280 @@
+//! Pod admission on the node: what the kubelet re-checks before running a bound pod.
+//!
+//! Upstream: `pkg/kubelet/lifecycle/predicate.go` (`generalFilter`): node resources
+//! (`noderesources.Fits`, including the pod count against `allocatable.pods`), node name,
+//! node selector and required node affinity, and `NoExecute` taints the pod does not tolerate.
+//! A rejected pod is set `Failed` with the predicate's reason (`OutOfcpu`, `OutOfmemory`,
+//! `OutOfpods`, `NodeAffinity`, `TaintToleration`) and a Warning event of that reason.
+
+use crate::api::Resources;
+use crate::api::objects::Node;
+use crate::api::objects::node::Taint;
+use crate::api::objects::pod::{
+    NodeSelectorOperator, NodeSelectorRequirement, PodSpec, TaintEffect, Toleration,
+    TolerationOperator,
+};
+
+/// `maxPods` when the node reports no `pods` allocatable (kubelet default).
+pub const DEFAULT_MAX_PODS: i64 = 110;
+
+/// Why a pod is rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: String,
+    pub message: String,
+}
+
+fn insufficient(resource: &str, requested: i64, used: i64, capacity: i64) -> Rejection {
+    Rejection {
+        reason: format!("OutOf{resource}"),
+        message: format!(
+            "Node didn't have enough resource: {resource}, requested: {requested}, used: {used}, capacity: {capacity}"
+        ),
+    }
+}
+
+/// `noderesources.Fits` as the kubelet runs it: pods first, then cpu, memory,
+/// ephemeral-storage and extended resources. `used` holds the requests of the pods already
+/// admitted (and not terminal) with `pods` = their count.
+pub fn check_resources(requests: &Resources, used: &Resources, node: &Node) -> Option<Rejection> {
+    let alloc = Resources::from_list(&node.status.allocatable);
+    let max_pods = if node
+        .status
+        .allocatable
+        .contains_key(crate::api::resources::PODS)
+    {
+        alloc.pods
+    } else {
+        DEFAULT_MAX_PODS
+    };
+    if used.pods + 1 > max_pods {
+        return Some(insufficient("pods", 1, used.pods, max_pods));
+    }
+    let fixed = [
+        ("cpu", requests.milli_cpu, used.milli_cpu, alloc.milli_cpu),
+        ("memory", requests.memory, used.memory, alloc.memory),
+        (
+            "ephemeral-storage",
+            requests.ephemeral_storage,
+            used.ephemeral_storage,
+            alloc.ephemeral_storage,
+        ),
+    ];
+    for (name, req, u, cap) in fixed {
+        if req > 0 && u.saturating_add(req) > cap {
+            return Some(insufficient(name, req, u, cap));
+        }
+    }
+    for (name, req) in &requests.scalar {
+        let u = used.scalar.get(name).copied().unwrap_or(0);
+        let cap = alloc.scalar.get(name).copied().unwrap_or(0);
+        if *req > 0 && u.saturating_add(*req) > cap {
+            return Some(insufficient(name, *req, u, cap));
+        }
+    }
+    None
+}
+
+fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+    use NodeSelectorOperator::*;
+    match r.operator {
+        In => value.is_some_and(|v| r.values.iter().any(|x| x == v)),
+        NotIn => value.is_none_or(|v| r.values.iter().all(|x| x != v)),
+        Exists => value.is_some(),
+        DoesNotExist => value.is_none(),
+        Gt | Lt => {
+            let (Some(v), [bound]) = (value, r.values.as_slice()) else {
+                return false;
+            };
+            match (v.parse::<i64>(), bound.parse::<i64>()) {
+                (Ok(v), Ok(b)) => {
+                    if r.operator == Gt {
+                        v > b
+                    } else {
+                        v < b
+                    }
+                }
+                _ => false,
+            }
+        }
+    }
+}
+
+/// `nodeSelector` plus required node affinity (terms ORed, requirements ANDed; an empty
+/// term matches nothing), as `component-helpers/scheduling/corev1/nodeaffinity` does.
+pub fn matches_node_affinity(spec: &PodSpec, node: &Node) -> bool {
+    let labels = &node.metadata.labels;
+    if !spec
+        .node_selector
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v))
+    {
+        return false;
+    }
+    let Some(required) = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+    else {
+        return true;
+    };
+    required.node_selector_terms.iter().any(|term| {
+        (!term.match_expressions.is_empty() || !term.match_fields.is_empty())
+            && term
+                .match_expressions
+                .iter()
+                .all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
+            && term.match_fields.iter().all(|r| {
+                let v = (r.key == "metadata.name").then_some(node.metadata.name.as_str());
+                requirement_matches(r, v)
+            })
+    })
+}
+
+/// `Toleration.ToleratesTaint` (`k8s.io/api/core/v1/toleration.go`).
+pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
+    if t.effect.is_some_and(|e| e != taint.effect) {
+        return false;
+    }
+    if !t.key.is_empty() && t.key != taint.key {
+        return false;
+    }
+    match t.operator.unwrap_or(TolerationOperator::Equal) {
+        TolerationOperator::Exists => true,
+        TolerationOperator::Equal => t.value == taint.value,
+    }
+}
+
+/// The full admission check, in upstream's order.
+pub fn admit(
+    spec: &PodSpec,
+    requests: &Resources,
+    used: &Resources,
+    node: &Node,
+) -> Result<(), Rejection> {
+    if let Some(r) = check_resources(requests, used, node) {
+        return Err(r);
+    }
+    if !matches_node_affinity(spec, node) {
+        return Err(Rejection {
+            reason: "NodeAffinity".into(),
+            message:
+                "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector"
+                    .into(),
+        });
+    }
+    let untolerated = node.spec.taints.iter().find(|taint| {
+        taint.effect == TaintEffect::NoExecute
+            && !spec.tolerations.iter().any(|t| tolerates(t, taint))
+    });
+    if let Some(taint) = untolerated {
+        return Err(Rejection {
+            reason: "TaintToleration".into(),
+            message: format!(
+                "Predicate TaintToleration failed: node(s) had untolerated taint {{{}: {}}}",
+                taint.key, taint.value
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Quantity;
+
+    fn node(cpu: &str, pods: Option<&str>) -> Node {
+        let mut n = Node::default();
+        n.metadata.name = "n1".into();
+        n.metadata.labels.insert("zone".into(), "a".into());
+        n.status
+            .allocatable
+            .insert("cpu".into(), Quantity::parse(cpu).unwrap());
+        if let Some(p) = pods {
+            n.status
+                .allocatable
+                .insert("pods".into(), Quantity::parse(p).unwrap());
+        }
+        n
+    }
+
+    #[test]
+    fn a_pod_over_allocatable_cpu_is_rejected_out_of_cpu() {
+        let n = node("1", None);
+        let req = Resources {
+            milli_cpu: 600,
+            ..Resources::default()
+        };
+        let used = Resources {
+            milli_cpu: 500,
+            pods: 1,
+            ..Resources::default()
+        };
+        let r = check_resources(&req, &used, &n).unwrap();
+        assert_eq!(r.reason, "OutOfcpu");
+        assert_eq!(
+            r.message,
+            "Node didn't have enough resource: cpu, requested: 600, used: 500, capacity: 1000"
+        );
+        assert!(check_resources(&req, &Resources::default(), &n).is_none());
+    }
+
+    #[test]
+    fn max_pods_defaults_to_110_and_follows_allocatable_pods() {
+        let used = Resources {
+            pods: 110,
+            ..Resources::default()
+        };
+        assert_eq!(
+            check_resources(&Resources::default(), &used, &node("1", None))
+                .unwrap()
+                .reason,
+            "OutOfpods"
+        );
+        let used = Resources {
+            pods: 2,
+            ..Resources::default()
+        };
+        assert!(check_resources(&Resources::default(), &used, &node("1", Some("3"))).is_none());
+        let used = Resources {
+            pods: 3,
+            ..Resources::default()
+        };
+        assert!(check_resources(&Resources::default(), &used, &node("1", Some("3"))).is_some());
+    }
+
+    #[test]
+    fn node_selector_and_no_execute_taints_are_rechecked() {
+        let mut n = node("1", None);
+        let mut spec = PodSpec::default();
+        spec.node_selector.insert("zone".into(), "b".into());
+        let none = Resources::default();
+        assert_eq!(
+            admit(&spec, &none, &none, &n).unwrap_err().reason,
+            "NodeAffinity"
+        );
+        spec.node_selector.insert("zone".into(), "a".into());
+        assert!(admit(&spec, &none, &none, &n).is_ok());
+        n.spec.taints.push(Taint {
+            key: "dedicated".into(),
+            value: "db".into(),
+            effect: TaintEffect::NoExecute,
+            time_added: None,
+        });
+        assert_eq!(
+            admit(&spec, &none, &none, &n).unwrap_err().reason,
+            "TaintToleration"
+        );
+        spec.tolerations.push(Toleration {
+            key: "dedicated".into(),
+            operator: Some(TolerationOperator::Exists),
+            ..Toleration::default()
+        });
+        assert!(admit(&spec, &none, &none, &n).is_ok());
+    }
+}

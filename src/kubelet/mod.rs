@@ -1,0 +1,1325 @@
+//! The kubelets of every node, as one component (`kubelet`).
+//!
+//! Upstream: `pkg/kubelet/` (`kubelet.go`, `kubelet_pods.go`, `pod_workers.go`,
+//! `kuberuntime/kuberuntime_manager.go`, `prober/worker.go`, `images/image_manager.go`,
+//! `lifecycle/predicate.go`). What is modelled and how is in `docs/semantics.md` (Kubelet).
+//!
+//! - **One component for the whole fleet.** One watch on Nodes and one on Pods; each pod is
+//!   handled by the kubelet of its `spec.nodeName`, with that node's state (allocated
+//!   resources, image cache) kept apart from the others. A watcher per node would make every
+//!   store write fan out to thousands of filters.
+//! - **Event-driven, no polling.** A container's future (pull done, exit, probe
+//!   transitions, restart after back-off) is computed when it starts and scheduled as
+//!   timers; a healthy running pod and an idle node cost no events at all.
+//! - **Stale timers are ignored, not searched for.** Each container carries an epoch that
+//!   every start and stop bumps; a timer for an older epoch does nothing.
+//! - **Status writes are batched.** A handler marks pods dirty; one status update per pod is
+//!   written at the end of the handler, read-modify-write on the live object.
+//! - Randomness: each pod draws from its own stream `kubelet/pod/<namespace>/<name>`.
+//! - Bounds: one pending timer per container and purpose; pods and nodes are those in the
+//!   store; back-off entries are dropped with their pod.
+
+pub mod admit;
+pub mod backoff;
+pub mod behavior;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::api::meta::{Condition, ConditionStatus, Time};
+use crate::api::objects::Node;
+use crate::api::objects::pod::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, Pod, PodPhase, Probe, PullPolicy, RestartPolicy,
+};
+use crate::api::resources::pod_requests;
+use crate::api::{
+    DeleteOptions, Kind, Object, ObjectKey, Resources, Selector, WatchEvent, WatchEventType,
+    WatchFilter,
+};
+use crate::runtime::{Component, Context, EventRecord, EventType};
+use crate::sim::{RngStream, SimDuration, SimTime};
+
+use backoff::{Backoff, BackoffCurve};
+use behavior::{BEHAVIOR_ANNOTATION, Behavior};
+
+/// `terminationGracePeriodSeconds` when a pod has none (`v1.DefaultTerminationGracePeriodSeconds`).
+pub const DEFAULT_GRACE_SECONDS: i64 = 30;
+/// `minimumGracePeriodInSeconds` (`kuberuntime_container.go`): the kill timeout floor.
+pub const MINIMUM_GRACE_SECONDS: i64 = 2;
+/// Delay between a failed image pull (ErrImagePull) and the status showing ImagePullBackOff:
+/// the next pod sync, triggered by the PLEG relist (1 s, `pkg/kubelet/pleg/generic.go`).
+pub const IMAGE_BACKOFF_SHOWN_AFTER: SimDuration = SimDuration::from_secs(1);
+
+/// Kubelet settings shared by every node. Defaults: upstream's
+/// (`pkg/kubelet/apis/config/v1beta1/defaults.go`, `kubelet.go`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeletConfig {
+    /// CrashLoopBackOff: 10 s doubling to 300 s, reset after a 600 s run.
+    pub crash_backoff: BackoffCurve,
+    /// Image pulls: 10 s doubling to 300 s.
+    pub image_backoff: BackoffCurve,
+}
+
+impl Default for KubeletConfig {
+    fn default() -> Self {
+        KubeletConfig {
+            crash_backoff: BackoffCurve::CRASH_LOOP,
+            image_backoff: BackoffCurve::IMAGE_PULL,
+        }
+    }
+}
+
+/// One node's kubelet state.
+struct NodeState {
+    node: Node,
+    /// Images present on the node (`status.images` at registration, then every pull).
+    images: BTreeSet<String>,
+    /// Requests of admitted, non-terminal pods; `pods` counts them.
+    used: Resources,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    /// Not started yet, or waiting (pull, back-off, init order).
+    Waiting,
+    Pulling,
+    Running,
+    /// SIGTERM sent; exits at a scheduled time.
+    Stopping,
+    Exited,
+}
+
+struct Ctr {
+    spec: Container,
+    init: bool,
+    behavior: Option<usize>,
+    status: ContainerStatus,
+    run: Run,
+    epoch: u32,
+    started_at: SimTime,
+    /// The app's own readiness (what a readiness probe would see) and when it last changed.
+    app_ready: bool,
+    app_ready_since: SimTime,
+    ready_epoch: u32,
+    /// Remaining image pull failures (behaviour `imagePullFailures`).
+    pull_failures_left: u32,
+    /// Exit code and reason of the pending stop (liveness kill or deletion).
+    stop_exit: (i32, &'static str),
+}
+
+struct PodState {
+    pod: Pod,
+    node: String,
+    rng: RngStream,
+    ctrs: Vec<Ctr>,
+    requests: Resources,
+    terminating: bool,
+    terminal: bool,
+    initialized: bool,
+    conditions_since: BTreeMap<&'static str, (bool, SimTime)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    PullDone,
+    ShowImageBackOff,
+    /// Start (or retry the pull of) a container after a back-off.
+    Restart,
+    Exit {
+        code: i32,
+        reason: &'static str,
+    },
+    /// The app's readiness changes (flapping).
+    AppReady(bool),
+    /// The kubelet's probe result flips the container's Ready.
+    ReadyFlip(bool),
+    /// Startup probe passes.
+    StartupPassed,
+    /// A failing liveness/startup probe tick; `kill` at the threshold.
+    ProbeFail {
+        liveness: bool,
+        kill: bool,
+    },
+    ForceDelete,
+}
+
+struct Timer {
+    pod: ObjectKey,
+    ctr: usize,
+    epoch: u32,
+    ready_epoch: u32,
+    action: Action,
+}
+
+/// The kubelets of all nodes.
+pub struct KubeletFleet {
+    config: KubeletConfig,
+    behaviors: Vec<Behavior>,
+    selectors: Vec<Option<Selector>>,
+    nodes: BTreeMap<String, NodeState>,
+    pods: BTreeMap<ObjectKey, PodState>,
+    /// Pods bound to nodes not seen yet, by node.
+    waiting_for_node: BTreeMap<String, BTreeSet<ObjectKey>>,
+    timers: HashMap<u64, Timer>,
+    next_token: u64,
+    crash_backoff: Backoff<(String, String)>,
+    image_backoff: Backoff<(String, String)>,
+    dirty: BTreeSet<ObjectKey>,
+}
+
+const WATCH_NODES: usize = 0;
+const WATCH_PODS: usize = 1;
+
+fn grace_of(seconds: i64) -> SimDuration {
+    SimDuration::from_secs(seconds.max(MINIMUM_GRACE_SECONDS) as u64)
+}
+
+fn probe_period(p: &Probe) -> SimDuration {
+    SimDuration::from_secs(p.period_seconds.max(1) as u64)
+}
+
+/// The first probe tick at or after `t`, for ticks at `start + initialDelay + k·period`.
+/// Simplification: upstream's ticker starts with the probe worker (when the pod is synced),
+/// with the initial delay checked at each tick; here ticks are aligned to the container start.
+fn first_tick_at_or_after(p: &Probe, start: SimTime, t: SimTime) -> SimTime {
+    let first = start.saturating_add(SimDuration::from_secs(p.initial_delay_seconds.max(0) as u64));
+    if t <= first {
+        return first;
+    }
+    let period = probe_period(p).as_nanos();
+    let k = t.saturating_since(first).as_nanos().div_ceil(period);
+    first.saturating_add(SimDuration::from_nanos(k.saturating_mul(period)))
+}
+
+fn ticks(p: &Probe, n: i32) -> SimDuration {
+    probe_period(p).saturating_mul(n.max(1) as u64 - 1)
+}
+
+fn waiting(reason: &str, message: String) -> ContainerState {
+    ContainerState {
+        waiting: Some(ContainerStateWaiting {
+            reason: reason.to_string(),
+            message,
+        }),
+        ..ContainerState::default()
+    }
+}
+
+impl KubeletFleet {
+    /// A fleet running `behaviors` (already checked by the scenario loader; an invalid
+    /// selector matches nothing).
+    pub fn new(config: KubeletConfig, behaviors: Vec<Behavior>) -> Self {
+        let selectors = behaviors
+            .iter()
+            .map(|b| b.selector.as_ref().and_then(|s| s.to_selector().ok()))
+            .collect();
+        KubeletFleet {
+            crash_backoff: Backoff::new(config.crash_backoff),
+            image_backoff: Backoff::new(config.image_backoff),
+            config,
+            behaviors,
+            selectors,
+            nodes: BTreeMap::new(),
+            pods: BTreeMap::new(),
+            waiting_for_node: BTreeMap::new(),
+            timers: HashMap::new(),
+            next_token: 0,
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    pub fn config(&self) -> &KubeletConfig {
+        &self.config
+    }
+
+    fn behavior_for(&self, pod: &Pod, container: &str) -> Option<usize> {
+        let named = pod.metadata.annotations.get(BEHAVIOR_ANNOTATION);
+        self.behaviors.iter().enumerate().position(|(i, b)| {
+            let applies = match named {
+                Some(n) => &b.name == n,
+                None => self.selectors[i]
+                    .as_ref()
+                    .is_some_and(|s| s.matches(&pod.metadata.labels)),
+            };
+            applies && b.container.as_deref().is_none_or(|c| c == container)
+        })
+    }
+
+    fn schedule(
+        &mut self,
+        ctx: &mut Context<'_>,
+        at: SimTime,
+        pod: &ObjectKey,
+        ctr: usize,
+        action: Action,
+    ) {
+        let Some(p) = self.pods.get(pod) else { return };
+        let c = &p.ctrs[ctr];
+        let token = self.next_token;
+        self.next_token += 1;
+        self.timers.insert(
+            token,
+            Timer {
+                pod: pod.clone(),
+                ctr,
+                epoch: c.epoch,
+                ready_epoch: c.ready_epoch,
+                action,
+            },
+        );
+        ctx.set_timer(at.saturating_since(ctx.now()), token);
+    }
+
+    fn event(ctx: &mut Context<'_>, p: &PodState, type_: EventType, reason: &str, message: String) {
+        let key = ObjectKey::new(
+            Kind::Pod,
+            p.pod.metadata.namespace.clone(),
+            p.pod.metadata.name.clone(),
+        );
+        let record = EventRecord::new(ctx.now(), type_, reason, key.to_string(), message)
+            .on_node(p.node.clone());
+        ctx.record(record);
+    }
+
+    // ---- pods arriving and leaving ----
+
+    fn on_pod(&mut self, event: &WatchEvent, ctx: &mut Context<'_>) {
+        let Object::Pod(pod) = &*event.object else {
+            return;
+        };
+        if pod.spec.node_name.is_empty() {
+            return;
+        }
+        let key = ObjectKey::of(&event.object);
+        if event.type_ == WatchEventType::Deleted {
+            self.forget(&key);
+            return;
+        }
+        if let Some(state) = self.pods.get_mut(&key) {
+            if pod.metadata.deletion_timestamp.is_some() && !state.terminating {
+                state.pod.metadata = pod.metadata.clone();
+                self.terminate(&key, ctx);
+            }
+            return;
+        }
+        if pod.status.phase.is_terminal() {
+            return;
+        }
+        if pod.metadata.deletion_timestamp.is_some() {
+            // Nothing runs for it on this node: confirm the deletion at once.
+            let _ = ctx.delete(&key, &DeleteOptions::force());
+            return;
+        }
+        if !self.nodes.contains_key(&pod.spec.node_name) {
+            self.waiting_for_node
+                .entry(pod.spec.node_name.clone())
+                .or_default()
+                .insert(key);
+            return;
+        }
+        self.admit(key, pod.clone(), ctx);
+    }
+
+    fn forget(&mut self, key: &ObjectKey) {
+        if let Some(state) = self.pods.remove(key) {
+            if !state.terminal {
+                self.release(&state);
+            }
+            let uid = state.pod.metadata.uid.clone();
+            self.crash_backoff.forget(|k| k.0 == uid);
+            self.image_backoff.forget(|k| k.0 == uid);
+        }
+        for set in self.waiting_for_node.values_mut() {
+            set.remove(key);
+        }
+        self.dirty.remove(key);
+    }
+
+    fn release(&mut self, state: &PodState) {
+        if let Some(n) = self.nodes.get_mut(&state.node) {
+            n.used.sub(&state.requests);
+            n.used.pods -= 1;
+        }
+    }
+
+    fn on_node(&mut self, event: &WatchEvent, ctx: &mut Context<'_>) {
+        let Object::Node(node) = &*event.object else {
+            return;
+        };
+        let name = node.metadata.name.clone();
+        if event.type_ == WatchEventType::Deleted {
+            self.nodes.remove(&name);
+            return;
+        }
+        match self.nodes.get_mut(&name) {
+            Some(n) => n.node = node.clone(),
+            None => {
+                let images = node
+                    .status
+                    .images
+                    .iter()
+                    .flat_map(|i| i.names.iter().cloned())
+                    .collect();
+                self.nodes.insert(
+                    name.clone(),
+                    NodeState {
+                        node: node.clone(),
+                        images,
+                        used: Resources::default(),
+                    },
+                );
+                for key in self.waiting_for_node.remove(&name).unwrap_or_default() {
+                    if let Some(Object::Pod(p)) = ctx.get(&key).as_deref() {
+                        let p = p.clone();
+                        self.admit(key, p, ctx);
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, key: ObjectKey, pod: Pod, ctx: &mut Context<'_>) {
+        let node_name = pod.spec.node_name.clone();
+        let Some(node) = self.nodes.get(&node_name) else {
+            return;
+        };
+        let requests = pod_requests(&pod.spec);
+        let verdict = admit::admit(&pod.spec, &requests, &node.used, &node.node);
+        let now = ctx.now();
+        let mut ctrs = Vec::new();
+        for (c, init) in pod
+            .spec
+            .init_containers
+            .iter()
+            .map(|c| (c, true))
+            .chain(pod.spec.containers.iter().map(|c| (c, false)))
+        {
+            let behavior = self.behavior_for(&pod, &c.name);
+            let pull_failures_left = behavior.map_or(0, |b| self.behaviors[b].image_pull_failures);
+            ctrs.push(Ctr {
+                spec: c.clone(),
+                init,
+                behavior,
+                status: ContainerStatus {
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    started: Some(false),
+                    state: waiting(
+                        if init || pod.spec.init_containers.is_empty() {
+                            "ContainerCreating"
+                        } else {
+                            "PodInitializing"
+                        },
+                        String::new(),
+                    ),
+                    ..ContainerStatus::default()
+                },
+                run: Run::Waiting,
+                epoch: 0,
+                started_at: now,
+                app_ready: false,
+                app_ready_since: now,
+                ready_epoch: 0,
+                pull_failures_left,
+                stop_exit: (0, "Completed"),
+            });
+        }
+        let rng = ctx.stream(&format!("pod/{}/{}", key.namespace, key.name));
+        let mut state = PodState {
+            pod,
+            node: node_name.clone(),
+            rng,
+            ctrs,
+            requests,
+            terminating: false,
+            terminal: false,
+            initialized: false,
+            conditions_since: BTreeMap::new(),
+        };
+        if let Err(rejection) = verdict {
+            Self::event(
+                ctx,
+                &state,
+                EventType::Warning,
+                &rejection.reason,
+                rejection.message.clone(),
+            );
+            state.terminal = true;
+            state.pod.status.phase = PodPhase::Failed;
+            state.pod.status.reason = rejection.reason;
+            state.pod.status.message = format!("Pod was rejected: {}", rejection.message);
+            self.pods.insert(key.clone(), state);
+            self.write_rejection(&key, ctx);
+            return;
+        }
+        if let Some(n) = self.nodes.get_mut(&node_name) {
+            n.used.add(&state.requests);
+            n.used.pods += 1;
+        }
+        state.pod.status.start_time = Some(Time(now));
+        let has_init = !state.pod.spec.init_containers.is_empty();
+        self.pods.insert(key.clone(), state);
+        self.dirty.insert(key.clone());
+        if has_init {
+            self.start_container(&key, 0, ctx);
+        } else {
+            self.start_app_containers(&key, ctx);
+        }
+    }
+
+    fn start_app_containers(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        p.initialized = true;
+        let apps: Vec<usize> = (0..p.ctrs.len()).filter(|&i| !p.ctrs[i].init).collect();
+        for i in apps {
+            self.start_container(key, i, ctx);
+        }
+    }
+
+    // ---- container lifecycle ----
+
+    /// Pull if needed, then create and start (`kuberuntime_container.go` startContainer).
+    fn start_container(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get(key) else { return };
+        if p.terminating || p.terminal {
+            return;
+        }
+        let c = &p.ctrs[i];
+        let image = c.spec.image.clone();
+        let policy = c.spec.image_pull_policy.unwrap_or(PullPolicy::IfNotPresent);
+        let present = self
+            .nodes
+            .get(&p.node)
+            .is_some_and(|n| n.images.contains(&image));
+        let uid = p.pod.metadata.uid.clone();
+        match (policy, present) {
+            (PullPolicy::Never, false) => {
+                let msg =
+                    format!("Container image \"{image}\" is not present with pull policy of Never");
+                let p = self.pods.get_mut(key).expect("checked above");
+                p.ctrs[i].status.state = waiting("ErrImageNeverPull", msg.clone());
+                Self::event(ctx, p, EventType::Warning, "ErrImageNeverPull", msg);
+                self.dirty.insert(key.clone());
+            }
+            (PullPolicy::Never, true) | (PullPolicy::IfNotPresent, true) => {
+                Self::event(
+                    ctx,
+                    p,
+                    EventType::Normal,
+                    "Pulled",
+                    format!("Container image \"{image}\" already present on machine"),
+                );
+                self.create_and_start(key, i, ctx);
+            }
+            _ => {
+                let bkey = (uid, image.clone());
+                if self.image_backoff.in_backoff_since_update(&bkey, now) {
+                    // Only reachable if a retry raced a newer failure; wait for its timer.
+                    return;
+                }
+                let pull_time = if present {
+                    SimDuration::ZERO
+                } else {
+                    let b = c.behavior;
+                    let p = self.pods.get_mut(key).expect("checked above");
+                    b.and_then(|b| self.behaviors[b].image_pull_time.as_ref())
+                        .map_or(SimDuration::ZERO, |d| d.sample(&mut p.rng))
+                };
+                let p = self.pods.get_mut(key).expect("checked above");
+                Self::event(
+                    ctx,
+                    p,
+                    EventType::Normal,
+                    "Pulling",
+                    format!("Pulling image \"{image}\""),
+                );
+                let c = &mut p.ctrs[i];
+                c.run = Run::Pulling;
+                c.epoch += 1;
+                self.schedule(ctx, now.saturating_add(pull_time), key, i, Action::PullDone);
+            }
+        }
+    }
+
+    fn pull_done(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let c = &mut p.ctrs[i];
+        let image = c.spec.image.clone();
+        let bkey = (p.pod.metadata.uid.clone(), image.clone());
+        if c.pull_failures_left > 0 {
+            c.pull_failures_left -= 1;
+            c.run = Run::Waiting;
+            let msg = format!(
+                "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\""
+            );
+            c.status.state = waiting("ErrImagePull", msg.clone());
+            Self::event(ctx, p, EventType::Warning, "Failed", msg);
+            Self::event(
+                ctx,
+                p,
+                EventType::Warning,
+                "Failed",
+                "Error: ErrImagePull".into(),
+            );
+            self.image_backoff.next(bkey.clone(), now, now);
+            let backoff = self
+                .image_backoff
+                .current(&bkey, now)
+                .unwrap_or(SimDuration::ZERO);
+            self.dirty.insert(key.clone());
+            if backoff > IMAGE_BACKOFF_SHOWN_AFTER {
+                self.schedule(
+                    ctx,
+                    now.saturating_add(IMAGE_BACKOFF_SHOWN_AFTER),
+                    key,
+                    i,
+                    Action::ShowImageBackOff,
+                );
+            }
+            self.schedule(ctx, now.saturating_add(backoff), key, i, Action::Restart);
+            return;
+        }
+        if let Some(n) = self.nodes.get_mut(&p.node) {
+            n.images.insert(image.clone());
+        }
+        Self::event(
+            ctx,
+            p,
+            EventType::Normal,
+            "Pulled",
+            format!("Successfully pulled image \"{image}\""),
+        );
+        self.create_and_start(key, i, ctx);
+    }
+
+    fn show_image_backoff(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let image = p.ctrs[i].spec.image.clone();
+        let msg = format!("Back-off pulling image \"{image}\"");
+        p.ctrs[i].status.state = waiting("ImagePullBackOff", msg.clone());
+        Self::event(ctx, p, EventType::Normal, "BackOff", msg);
+        Self::event(
+            ctx,
+            p,
+            EventType::Warning,
+            "Failed",
+            "Error: ImagePullBackOff".into(),
+        );
+        self.dirty.insert(key.clone());
+    }
+
+    fn create_and_start(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let name = p.ctrs[i].spec.name.clone();
+        Self::event(
+            ctx,
+            p,
+            EventType::Normal,
+            "Created",
+            format!("Created container: {name}"),
+        );
+        Self::event(
+            ctx,
+            p,
+            EventType::Normal,
+            "Started",
+            format!("Started container {name}"),
+        );
+        let behavior = p.ctrs[i].behavior.map(|b| self.behaviors[b].clone());
+        let b = behavior.unwrap_or_default();
+        let mut draw =
+            |d: &Option<behavior::Distribution>| d.as_ref().map(|d| d.sample(&mut p.rng));
+        let startup = draw(&b.startup_time).unwrap_or(SimDuration::ZERO);
+        let readiness_delay = draw(&b.readiness_delay).unwrap_or(SimDuration::ZERO);
+        let exit_after = draw(&b.exit_after);
+        let crash_after = draw(&b.crash_after);
+        let liveness_after = draw(&b.liveness_failure_after);
+        let c = &mut p.ctrs[i];
+        c.epoch += 1;
+        c.ready_epoch += 1;
+        c.run = Run::Running;
+        c.started_at = now;
+        c.app_ready = false;
+        c.status.ready = false;
+        c.status.state = ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(Time(now)),
+            }),
+            ..ContainerState::default()
+        };
+        let memory_limit = c
+            .spec
+            .resources
+            .limits
+            .get(crate::api::resources::MEMORY)
+            .map_or(0, |q| q.value());
+        let oom_after = b.memory.as_ref().and_then(|m| m.oom_after(memory_limit));
+        // The earliest of the container's own exits.
+        let mut exit: Option<(SimDuration, i32, &'static str)> = None;
+        for (after, code, reason) in [
+            (
+                exit_after,
+                b.exit_code,
+                if b.exit_code == 0 {
+                    "Completed"
+                } else {
+                    "Error"
+                },
+            ),
+            (crash_after, b.crash_exit_code, "Error"),
+            (oom_after, 137, "OOMKilled"),
+        ] {
+            if let Some(after) = after
+                && exit.is_none_or(|(e, ..)| after < e)
+            {
+                exit = Some((after, code, reason));
+            }
+        }
+        let startup_probe = c.spec.startup_probe.clone().filter(|_| !c.init);
+        let liveness_probe = c.spec.liveness_probe.clone().filter(|_| !c.init);
+        self.dirty.insert(key.clone());
+        if let Some((after, code, reason)) = exit {
+            self.schedule(
+                ctx,
+                now.saturating_add(after),
+                key,
+                i,
+                Action::Exit { code, reason },
+            );
+        }
+        // Startup probe (`prober/worker.go`): until it passes, no other probe runs.
+        let up_at = now.saturating_add(startup);
+        let started_at = match &startup_probe {
+            None => now,
+            Some(sp) => {
+                let pass = first_tick_at_or_after(sp, now, up_at);
+                let first = first_tick_at_or_after(sp, now, now);
+                let failing = pass.saturating_since(first).as_nanos() / probe_period(sp).as_nanos();
+                if failing >= sp.failure_threshold.max(1) as u64 {
+                    for k in 0..sp.failure_threshold.max(1) {
+                        let t = first.saturating_add(probe_period(sp).saturating_mul(k as u64));
+                        let kill = k + 1 == sp.failure_threshold.max(1);
+                        self.schedule(
+                            ctx,
+                            t,
+                            key,
+                            i,
+                            Action::ProbeFail {
+                                liveness: false,
+                                kill,
+                            },
+                        );
+                    }
+                    return;
+                }
+                self.schedule(ctx, pass, key, i, Action::StartupPassed);
+                pass
+            }
+        };
+        if let Some(lp) = &liveness_probe
+            && let Some(after) = liveness_after
+        {
+            let first_fail =
+                first_tick_at_or_after(lp, now, now.saturating_add(after).max(started_at));
+            for k in 0..lp.failure_threshold.max(1) {
+                let t = first_fail.saturating_add(probe_period(lp).saturating_mul(k as u64));
+                let kill = k + 1 == lp.failure_threshold.max(1);
+                self.schedule(
+                    ctx,
+                    t,
+                    key,
+                    i,
+                    Action::ProbeFail {
+                        liveness: true,
+                        kill,
+                    },
+                );
+            }
+        }
+        if startup_probe.is_none() {
+            self.container_started(key, i, ctx);
+        }
+        let ready_at = up_at.saturating_add(readiness_delay).max(started_at);
+        self.schedule(ctx, ready_at, key, i, Action::AppReady(true));
+    }
+
+    /// The startup probe passed (or there is none): `started = true`.
+    fn container_started(&mut self, key: &ObjectKey, i: usize, _ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        p.ctrs[i].status.started = Some(true);
+        self.dirty.insert(key.clone());
+    }
+
+    /// The app's readiness changed at `now`: schedule the probe result flip, and the next
+    /// flap if the behaviour flaps.
+    fn app_ready(&mut self, key: &ObjectKey, i: usize, ready: bool, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let behavior = p.ctrs[i].behavior.map(|b| &self.behaviors[b]);
+        let next_flap = behavior.and_then(|b| {
+            let d = if ready {
+                b.not_ready_after.as_ref()
+            } else {
+                b.not_ready_for.as_ref()
+            };
+            let other = if ready {
+                b.not_ready_for.as_ref()
+            } else {
+                b.not_ready_after.as_ref()
+            };
+            other.and(d).map(|d| d.sample(&mut p.rng))
+        });
+        let c = &mut p.ctrs[i];
+        c.app_ready = ready;
+        c.app_ready_since = now;
+        c.ready_epoch += 1;
+        let flip_at = match (&c.spec.readiness_probe, c.init) {
+            (_, true) => None,
+            // No readiness probe: Ready as soon as started (`prober_manager.go` UpdatePodStatus).
+            (None, false) => Some(now),
+            (Some(rp), false) => {
+                let first = first_tick_at_or_after(rp, c.started_at, now);
+                let n = if ready {
+                    rp.success_threshold
+                } else {
+                    rp.failure_threshold
+                };
+                Some(first.saturating_add(ticks(rp, n)))
+            }
+        };
+        if let Some(at) = flip_at {
+            self.schedule(ctx, at, key, i, Action::ReadyFlip(ready));
+        }
+        if let Some(d) = next_flap {
+            self.schedule(ctx, now.saturating_add(d), key, i, Action::AppReady(!ready));
+        }
+    }
+
+    fn ready_flip(&mut self, key: &ObjectKey, i: usize, ready: bool, ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let c = &p.ctrs[i];
+        if c.run != Run::Running || c.status.started != Some(true) || c.status.ready == ready {
+            return;
+        }
+        let name = c.spec.name.clone();
+        p.ctrs[i].status.ready = ready;
+        if !ready {
+            Self::event(
+                ctx,
+                p,
+                EventType::Warning,
+                "Unhealthy",
+                format!("Readiness probe failed: container {name} is not ready"),
+            );
+        }
+        self.dirty.insert(key.clone());
+    }
+
+    fn probe_fail(
+        &mut self,
+        key: &ObjectKey,
+        i: usize,
+        liveness: bool,
+        kill: bool,
+        ctx: &mut Context<'_>,
+    ) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        if p.terminating || p.ctrs[i].run != Run::Running {
+            return;
+        }
+        let which = if liveness { "Liveness" } else { "Startup" };
+        let name = p.ctrs[i].spec.name.clone();
+        Self::event(
+            ctx,
+            p,
+            EventType::Warning,
+            "Unhealthy",
+            format!("{which} probe failed: container {name} did not respond"),
+        );
+        if kill {
+            let msg = format!(
+                "Container {name} failed {} probe, will be restarted",
+                which.to_lowercase()
+            );
+            let probe = if liveness {
+                &p.ctrs[i].spec.liveness_probe
+            } else {
+                &p.ctrs[i].spec.startup_probe
+            };
+            let grace = probe
+                .as_ref()
+                .and_then(|pr| pr.termination_grace_period_seconds)
+                .or(p.pod.spec.termination_grace_period_seconds)
+                .unwrap_or(DEFAULT_GRACE_SECONDS);
+            self.stop_container(key, i, grace_of(grace), msg, ctx);
+        }
+    }
+
+    /// Sends SIGTERM: the container exits after its behaviour's termination time, or is
+    /// killed (137) at the grace period (`kuberuntime_container.go` killContainer).
+    fn stop_container(
+        &mut self,
+        key: &ObjectKey,
+        i: usize,
+        grace: SimDuration,
+        message: String,
+        ctx: &mut Context<'_>,
+    ) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let termination = p.ctrs[i]
+            .behavior
+            .and_then(|b| self.behaviors[b].termination_time.as_ref())
+            .map_or(SimDuration::ZERO, |d| d.sample(&mut p.rng));
+        Self::event(ctx, p, EventType::Normal, "Killing", message);
+        let c = &mut p.ctrs[i];
+        c.run = Run::Stopping;
+        c.epoch += 1;
+        let (after, code) = if termination < grace {
+            (termination, 143)
+        } else {
+            (grace, 137)
+        };
+        c.stop_exit = (code, "Error");
+        self.schedule(
+            ctx,
+            now.saturating_add(after),
+            key,
+            i,
+            Action::Exit {
+                code,
+                reason: "Error",
+            },
+        );
+    }
+
+    /// A container exited: record it, then restart per restartPolicy and back-off, or move on.
+    fn exited(
+        &mut self,
+        key: &ObjectKey,
+        i: usize,
+        code: i32,
+        reason: &'static str,
+        ctx: &mut Context<'_>,
+    ) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let c = &mut p.ctrs[i];
+        c.run = Run::Exited;
+        c.epoch += 1;
+        c.ready_epoch += 1;
+        c.status.ready = false;
+        c.status.started = Some(false);
+        c.status.state = ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                reason: reason.to_string(),
+                message: String::new(),
+                started_at: Some(Time(c.started_at)),
+                finished_at: Some(Time(now)),
+            }),
+            ..ContainerState::default()
+        };
+        self.dirty.insert(key.clone());
+        if p.terminating {
+            if p.ctrs
+                .iter()
+                .all(|c| !matches!(c.run, Run::Running | Run::Stopping | Run::Pulling))
+            {
+                self.schedule(ctx, now, key, i, Action::ForceDelete);
+            }
+            return;
+        }
+        let init = c.init;
+        let policy = p.pod.spec.restart_policy;
+        let restart = match policy {
+            RestartPolicy::Always => !init || code != 0,
+            RestartPolicy::OnFailure => code != 0,
+            RestartPolicy::Never => false,
+        };
+        if restart {
+            self.restart_or_back_off(key, i, ctx);
+        } else if init && code == 0 {
+            let p = self.pods.get(key).expect("present");
+            match (i + 1..p.ctrs.len()).find(|&j| p.ctrs[j].init) {
+                Some(next) => self.start_container(key, next, ctx),
+                None => self.start_app_containers(key, ctx),
+            }
+        }
+        self.check_terminal(key);
+    }
+
+    /// `doBackOff` (`kuberuntime_manager.go`): restart now unless in back-off since the
+    /// exit's FinishedAt; then wait until FinishedAt + back-off.
+    fn restart_or_back_off(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let bkey = (p.pod.metadata.uid.clone(), p.ctrs[i].spec.name.clone());
+        let finished = now;
+        match self.crash_backoff.current(&bkey, finished) {
+            Some(d) if self.crash_backoff.in_backoff_since(&bkey, finished, now) => {
+                let c = &mut p.ctrs[i];
+                let name = c.spec.name.clone();
+                let podref = format!(
+                    "{}_{}({})",
+                    p.pod.metadata.name, p.pod.metadata.namespace, p.pod.metadata.uid
+                );
+                c.status.last_state = std::mem::take(&mut c.status.state);
+                c.status.state = waiting(
+                    "CrashLoopBackOff",
+                    format!(
+                        "back-off {} restarting failed container={name} pod={podref}",
+                        go_duration(d)
+                    ),
+                );
+                c.run = Run::Waiting;
+                Self::event(
+                    ctx,
+                    p,
+                    EventType::Warning,
+                    "BackOff",
+                    format!("Back-off restarting failed container {name} in pod {podref}"),
+                );
+                self.schedule(ctx, finished.saturating_add(d), key, i, Action::Restart);
+            }
+            _ => self.restart_now(key, i, finished, ctx),
+        }
+    }
+
+    fn restart_now(&mut self, key: &ObjectKey, i: usize, finished: SimTime, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let bkey = (p.pod.metadata.uid.clone(), p.ctrs[i].spec.name.clone());
+        self.crash_backoff.next(bkey, finished, now);
+        let c = &mut p.ctrs[i];
+        if c.status.state.terminated.is_some() {
+            c.status.last_state = std::mem::take(&mut c.status.state);
+        }
+        c.status.restart_count += 1;
+        c.run = Run::Waiting;
+        self.start_container(key, i, ctx);
+    }
+
+    /// A Restart timer: after a crash back-off, or after an image pull back-off.
+    fn restart_timer(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get(key) else { return };
+        let c = &p.ctrs[i];
+        match c
+            .status
+            .last_state
+            .terminated
+            .as_ref()
+            .and_then(|t| t.finished_at)
+        {
+            Some(Time(finished))
+                if c.status
+                    .state
+                    .waiting
+                    .as_ref()
+                    .is_some_and(|w| w.reason == "CrashLoopBackOff") =>
+            {
+                self.restart_now(key, i, finished, ctx)
+            }
+            _ => self.start_container(key, i, ctx),
+        }
+    }
+
+    fn check_terminal(&mut self, key: &ObjectKey) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let phase = get_phase(p);
+        if phase.is_terminal() && !p.terminal {
+            p.terminal = true;
+            let p = self.pods.get(key).expect("present");
+            let (node, requests) = (p.node.clone(), p.requests.clone());
+            if let Some(n) = self.nodes.get_mut(&node) {
+                n.used.sub(&requests);
+                n.used.pods -= 1;
+            }
+        }
+    }
+
+    /// Graceful deletion: SIGTERM every running container; force-delete the pod when the
+    /// last one has exited (bounded by the grace period).
+    fn terminate(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        p.terminating = true;
+        let grace = p
+            .pod
+            .metadata
+            .deletion_grace_period_seconds
+            .or(p.pod.spec.termination_grace_period_seconds)
+            .unwrap_or(DEFAULT_GRACE_SECONDS);
+        let mut running = Vec::new();
+        for (i, c) in p.ctrs.iter_mut().enumerate() {
+            match c.run {
+                Run::Running => running.push(i),
+                Run::Stopping => {}
+                _ => {
+                    // Pending pulls and back-offs are abandoned.
+                    c.epoch += 1;
+                    c.run = Run::Exited;
+                }
+            }
+        }
+        if running.is_empty() && !p.ctrs.iter().any(|c| c.run == Run::Stopping) {
+            self.schedule(ctx, now, key, 0, Action::ForceDelete);
+            return;
+        }
+        for i in running {
+            let name = self.pods[key].ctrs[i].spec.name.clone();
+            self.stop_container(
+                key,
+                i,
+                grace_of(grace),
+                format!("Stopping container {name}"),
+                ctx,
+            );
+        }
+    }
+
+    // ---- status ----
+
+    fn write_rejection(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) {
+        let Some(Object::Pod(live)) = ctx.get(key).as_deref().cloned() else {
+            return;
+        };
+        let p = &self.pods[key];
+        let mut pod = live;
+        pod.status.phase = PodPhase::Failed;
+        pod.status.reason = p.pod.status.reason.clone();
+        pod.status.message = p.pod.status.message.clone();
+        pod.metadata.resource_version = 0;
+        let _ = ctx.update(Object::Pod(pod));
+    }
+
+    fn flush(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(p) = self.pods.get_mut(&key) else {
+                continue;
+            };
+            let Some(Object::Pod(mut pod)) = ctx.get(&key).as_deref().cloned() else {
+                continue;
+            };
+            let phase = get_phase(p);
+            let all_ready = p.ctrs.iter().filter(|c| !c.init).all(|c| c.status.ready);
+            let init_done = p.initialized;
+            let mut conditions = Vec::new();
+            let scheduled =
+                crate::api::meta::find_condition(&pod.status.conditions, "PodScheduled").cloned();
+            conditions.push(scheduled.unwrap_or(Condition {
+                type_: "PodScheduled".into(),
+                status: ConditionStatus::True,
+                last_transition_time: pod.status.start_time.or(Some(Time(now))),
+                ..Condition::default()
+            }));
+            for (type_, ok, reason) in [
+                ("Initialized", init_done, "ContainersNotInitialized"),
+                ("ContainersReady", all_ready, "ContainersNotReady"),
+                ("Ready", all_ready, "ContainersNotReady"),
+            ] {
+                let since = p.conditions_since.entry(type_).or_insert((ok, now));
+                if since.0 != ok {
+                    *since = (ok, now);
+                }
+                conditions.push(Condition {
+                    type_: type_.into(),
+                    status: if ok {
+                        ConditionStatus::True
+                    } else {
+                        ConditionStatus::False
+                    },
+                    reason: if ok { String::new() } else { reason.into() },
+                    last_transition_time: Some(Time(since.1)),
+                    ..Condition::default()
+                });
+            }
+            pod.status.phase = phase;
+            pod.status.conditions = conditions;
+            pod.status.start_time = p.pod.status.start_time;
+            pod.status.init_container_statuses = p
+                .ctrs
+                .iter()
+                .filter(|c| c.init)
+                .map(|c| c.status.clone())
+                .collect();
+            pod.status.container_statuses = p
+                .ctrs
+                .iter()
+                .filter(|c| !c.init)
+                .map(|c| c.status.clone())
+                .collect();
+            pod.metadata.resource_version = 0;
+            let _ = ctx.update(Object::Pod(pod));
+        }
+    }
+
+    fn fire(&mut self, token: u64, ctx: &mut Context<'_>) {
+        let Some(t) = self.timers.remove(&token) else {
+            return;
+        };
+        let Some(p) = self.pods.get(&t.pod) else {
+            return;
+        };
+        if t.action == Action::ForceDelete {
+            let _ = ctx.delete(&t.pod, &DeleteOptions::force());
+            return;
+        }
+        let Some(c) = p.ctrs.get(t.ctr) else { return };
+        let current = match t.action {
+            Action::AppReady(_) | Action::ReadyFlip(_) => {
+                t.epoch == c.epoch && t.ready_epoch == c.ready_epoch
+            }
+            _ => t.epoch == c.epoch,
+        };
+        if !current {
+            return;
+        }
+        let (key, i) = (&t.pod, t.ctr);
+        match t.action {
+            Action::PullDone => self.pull_done(key, i, ctx),
+            Action::ShowImageBackOff => self.show_image_backoff(key, i, ctx),
+            Action::Restart => self.restart_timer(key, i, ctx),
+            Action::Exit { code, reason } => self.exited(key, i, code, reason, ctx),
+            Action::AppReady(r) => self.app_ready(key, i, r, ctx),
+            Action::ReadyFlip(r) => self.ready_flip(key, i, r, ctx),
+            Action::StartupPassed => {
+                self.container_started(key, i, ctx);
+                // Readiness probes start now; re-evaluate the app's current readiness.
+                let ready = self.pods[key].ctrs[i].app_ready;
+                if ready {
+                    self.app_ready(key, i, true, ctx);
+                }
+            }
+            Action::ProbeFail { liveness, kill } => self.probe_fail(key, i, liveness, kill, ctx),
+            Action::ForceDelete => {}
+        }
+    }
+}
+
+/// `getPhase` (`pkg/kubelet/kubelet_pods.go`).
+fn get_phase(p: &PodState) -> PodPhase {
+    let policy = p.pod.spec.restart_policy;
+    let (mut pending_init, mut failed_init) = (0, 0);
+    for c in p.ctrs.iter().filter(|c| c.init) {
+        let s = &c.status;
+        if s.state.running.is_some() {
+            pending_init += 1;
+        } else if let Some(t) = &s.state.terminated {
+            if t.exit_code != 0 {
+                failed_init += 1;
+            }
+        } else if let Some(t) = &s.last_state.terminated {
+            if t.exit_code != 0 {
+                failed_init += 1;
+            }
+        } else {
+            pending_init += 1;
+        }
+    }
+    let (mut running, mut waiting, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    for c in p.ctrs.iter().filter(|c| !c.init) {
+        let s = &c.status;
+        if s.state.running.is_some() {
+            running += 1;
+        } else if let Some(t) = &s.state.terminated {
+            stopped += 1;
+            if t.exit_code == 0 {
+                succeeded += 1;
+            }
+        } else if s.last_state.terminated.is_some() {
+            stopped += 1;
+        } else {
+            waiting += 1;
+        }
+    }
+    if failed_init > 0 && policy == RestartPolicy::Never {
+        return PodPhase::Failed;
+    }
+    let any_app_started = p.initialized;
+    if (pending_init > 0 && !any_app_started) || waiting > 0 {
+        return PodPhase::Pending;
+    }
+    if running > 0 {
+        return PodPhase::Running;
+    }
+    if stopped > 0 {
+        return match policy {
+            RestartPolicy::Always => PodPhase::Running,
+            _ if stopped == succeeded => PodPhase::Succeeded,
+            RestartPolicy::Never => PodPhase::Failed,
+            RestartPolicy::OnFailure => PodPhase::Running,
+        };
+    }
+    PodPhase::Pending
+}
+
+/// A whole-second duration as Go prints it (`10s`, `5m0s`), for upstream's messages.
+fn go_duration(d: SimDuration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, (s / 60) % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec}s"),
+        (h, m, sec) => format!("{h}h{m}m{sec}s"),
+    }
+}
+
+impl Component for KubeletFleet {
+    fn name(&self) -> String {
+        "kubelet".into()
+    }
+
+    /// Nodes first, so that the initial list delivers nodes before the pods bound to them.
+    fn watches(&self) -> Vec<WatchFilter> {
+        vec![
+            WatchFilter::kinds(&[Kind::Node]),
+            WatchFilter::kinds(&[Kind::Pod]),
+        ]
+    }
+
+    fn on_watch(&mut self, watch: usize, event: &WatchEvent, ctx: &mut Context<'_>) {
+        match watch {
+            WATCH_NODES => self.on_node(event, ctx),
+            WATCH_PODS => self.on_pod(event, ctx),
+            _ => {}
+        }
+        self.flush(ctx);
+    }
+
+    fn on_timer(&mut self, token: u64, ctx: &mut Context<'_>) {
+        self.fire(token, ctx);
+        self.flush(ctx);
+    }
+}
