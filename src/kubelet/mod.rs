@@ -688,6 +688,7 @@ impl KubeletFleet {
         }
         let startup_probe = c.spec.startup_probe.clone().filter(|_| !c.init);
         let liveness_probe = c.spec.liveness_probe.clone().filter(|_| !c.init);
+        let c_has_readiness = c.spec.readiness_probe.is_some();
         self.dirty.insert(key.clone());
         if let Some((after, code, reason)) = exit {
             self.schedule(
@@ -750,7 +751,13 @@ impl KubeletFleet {
         if startup_probe.is_none() {
             self.container_started(key, i, ctx);
         }
-        let ready_at = up_at.saturating_add(readiness_delay).max(started_at);
+        // Without a readiness probe the container is Ready once started; the app's own
+        // readiness delay is invisible then, as in a real cluster.
+        let ready_at = if c_has_readiness {
+            up_at.saturating_add(readiness_delay).max(started_at)
+        } else {
+            started_at
+        };
         self.schedule(ctx, ready_at, key, i, Action::AppReady(true));
     }
 
