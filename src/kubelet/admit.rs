@@ -36,7 +36,12 @@ fn insufficient(resource: &str, requested: i64, used: i64, capacity: i64) -> Rej
 /// `noderesources.Fits` as the kubelet runs it: pods first, then cpu, memory,
 /// ephemeral-storage and extended resources. `used` holds the requests of the pods already
 /// admitted (and not terminal) with `pods` = their count.
-pub fn check_resources(requests: &Resources, used: &Resources, node: &Node) -> Option<Rejection> {
+pub fn check_resources(
+    requests: &Resources,
+    used: &Resources,
+    node: &Node,
+    default_max_pods: i64,
+) -> Option<Rejection> {
     let alloc = Resources::from_list(&node.status.allocatable);
     let max_pods = if node
         .status
@@ -45,7 +50,7 @@ pub fn check_resources(requests: &Resources, used: &Resources, node: &Node) -> O
     {
         alloc.pods
     } else {
-        DEFAULT_MAX_PODS
+        default_max_pods
     };
     if used.pods + 1 > max_pods {
         return Some(insufficient("pods", 1, used.pods, max_pods));
@@ -155,8 +160,9 @@ pub fn admit(
     requests: &Resources,
     used: &Resources,
     node: &Node,
+    default_max_pods: i64,
 ) -> Result<(), Rejection> {
-    if let Some(r) = check_resources(requests, used, node) {
+    if let Some(r) = check_resources(requests, used, node, default_max_pods) {
         return Err(r);
     }
     if !matches_node_affinity(spec, node) {
@@ -215,13 +221,13 @@ mod tests {
             pods: 1,
             ..Resources::default()
         };
-        let r = check_resources(&req, &used, &n).unwrap();
+        let r = check_resources(&req, &used, &n, DEFAULT_MAX_PODS).unwrap();
         assert_eq!(r.reason, "OutOfcpu");
         assert_eq!(
             r.message,
             "Node didn't have enough resource: cpu, requested: 600, used: 500, capacity: 1000"
         );
-        assert!(check_resources(&req, &Resources::default(), &n).is_none());
+        assert!(check_resources(&req, &Resources::default(), &n, DEFAULT_MAX_PODS).is_none());
     }
 
     #[test]
@@ -231,21 +237,42 @@ mod tests {
             ..Resources::default()
         };
         assert_eq!(
-            check_resources(&Resources::default(), &used, &node("1", None))
-                .unwrap()
-                .reason,
+            check_resources(
+                &Resources::default(),
+                &used,
+                &node("1", None),
+                DEFAULT_MAX_PODS
+            )
+            .unwrap()
+            .reason,
             "OutOfpods"
         );
         let used = Resources {
             pods: 2,
             ..Resources::default()
         };
-        assert!(check_resources(&Resources::default(), &used, &node("1", Some("3"))).is_none());
+        assert!(
+            check_resources(
+                &Resources::default(),
+                &used,
+                &node("1", Some("3")),
+                DEFAULT_MAX_PODS
+            )
+            .is_none()
+        );
         let used = Resources {
             pods: 3,
             ..Resources::default()
         };
-        assert!(check_resources(&Resources::default(), &used, &node("1", Some("3"))).is_some());
+        assert!(
+            check_resources(
+                &Resources::default(),
+                &used,
+                &node("1", Some("3")),
+                DEFAULT_MAX_PODS
+            )
+            .is_some()
+        );
     }
 
     #[test]
@@ -255,11 +282,13 @@ mod tests {
         spec.node_selector.insert("zone".into(), "b".into());
         let none = Resources::default();
         assert_eq!(
-            admit(&spec, &none, &none, &n).unwrap_err().reason,
+            admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS)
+                .unwrap_err()
+                .reason,
             "NodeAffinity"
         );
         spec.node_selector.insert("zone".into(), "a".into());
-        assert!(admit(&spec, &none, &none, &n).is_ok());
+        assert!(admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS).is_ok());
         n.spec.taints.push(Taint {
             key: "dedicated".into(),
             value: "db".into(),
@@ -267,7 +296,9 @@ mod tests {
             time_added: None,
         });
         assert_eq!(
-            admit(&spec, &none, &none, &n).unwrap_err().reason,
+            admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS)
+                .unwrap_err()
+                .reason,
             "TaintToleration"
         );
         spec.tolerations.push(Toleration {
@@ -275,6 +306,6 @@ mod tests {
             operator: Some(TolerationOperator::Exists),
             ..Toleration::default()
         });
-        assert!(admit(&spec, &none, &none, &n).is_ok());
+        assert!(admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS).is_ok());
     }
 }

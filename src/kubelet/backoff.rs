@@ -118,30 +118,36 @@ impl<K: Ord> Backoff<K> {
     }
 }
 
+/// The restart delays of a container that exits the moment it starts, `crashes` times, as
+/// the kubelet's `doBackOff` produces them: at each exit, restart at once unless in back-off
+/// since that exit's FinishedAt, else at `FinishedAt + back-off`; `Next` at every restart.
+/// The kubelet fleet runs the same rule (`KubeletFleet::restart_or_back_off`).
+pub fn crash_loop_delays(curve: BackoffCurve, crashes: usize) -> Vec<SimDuration> {
+    let mut b = Backoff::new(curve);
+    let mut now = SimTime::ZERO;
+    let mut delays = Vec::with_capacity(crashes);
+    for _ in 0..crashes {
+        let finished = now;
+        let restart = match b.current(&(), finished) {
+            Some(d) if b.in_backoff_since(&(), finished, finished) => finished.saturating_add(d),
+            _ => finished,
+        };
+        b.next((), finished, restart);
+        delays.push(restart.saturating_since(finished));
+        now = restart;
+    }
+    delays
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Restart delays of a container that exits the moment it starts, as the kubelet's
-    /// `doBackOff` produces them: at each exit, restart at once unless in back-off, else at
-    /// `FinishedAt + back-off`; `Next` at every restart.
     fn crash_loop_delays(curve: BackoffCurve, crashes: usize) -> Vec<u64> {
-        let mut b = Backoff::new(curve);
-        let mut now = SimTime::ZERO;
-        let mut delays = Vec::new();
-        for _ in 0..crashes {
-            let finished = now;
-            let restart = match b.current(&"c", finished) {
-                Some(d) if b.in_backoff_since(&"c", finished, finished) => {
-                    finished.saturating_add(d)
-                }
-                _ => finished,
-            };
-            b.next("c", finished, restart);
-            delays.push(restart.saturating_since(finished).as_secs());
-            now = restart;
-        }
-        delays
+        super::crash_loop_delays(curve, crashes)
+            .iter()
+            .map(|d| d.as_secs())
+            .collect()
     }
 
     #[test]

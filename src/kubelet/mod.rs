@@ -43,21 +43,56 @@ use backoff::{Backoff, BackoffCurve};
 use behavior::{BEHAVIOR_ANNOTATION, Behavior};
 
 /// `terminationGracePeriodSeconds` when a pod has none (`v1.DefaultTerminationGracePeriodSeconds`).
-pub const DEFAULT_GRACE_SECONDS: i64 = 30;
+pub use crate::api::defaults::DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS as DEFAULT_GRACE_SECONDS;
 /// `minimumGracePeriodInSeconds` (`kuberuntime_container.go`): the kill timeout floor.
 pub const MINIMUM_GRACE_SECONDS: i64 = 2;
 /// Delay between a failed image pull (ErrImagePull) and the status showing ImagePullBackOff:
 /// the next pod sync, triggered by the PLEG relist (1 s, `pkg/kubelet/pleg/generic.go`).
 pub const IMAGE_BACKOFF_SHOWN_AFTER: SimDuration = SimDuration::from_secs(1);
 
-/// Kubelet settings shared by every node. Defaults: upstream's
-/// (`pkg/kubelet/apis/config/v1beta1/defaults.go`, `kubelet.go`).
+/// Kubelet settings shared by every node. Defaults are upstream's
+/// (`pkg/kubelet/apis/config/v1beta1/defaults.go`, `pkg/kubelet/kubelet.go`); fields kubesim
+/// does not act on yet are kept so that later issues (node lifecycle, eviction, image GC)
+/// read them from one place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KubeletConfig {
-    /// CrashLoopBackOff: 10 s doubling to 300 s, reset after a 600 s run.
+    /// CrashLoopBackOff: 10 s doubling to 300 s (`MaxContainerBackOff`), reset after a 600 s run.
     pub crash_backoff: BackoffCurve,
     /// Image pulls: 10 s doubling to 300 s.
     pub image_backoff: BackoffCurve,
+    /// `nodeStatusUpdateFrequency`: 10 s.
+    pub node_status_update_frequency: SimDuration,
+    /// `nodeStatusReportFrequency`: 5 min (a status PATCH even without changes).
+    pub node_status_report_frequency: SimDuration,
+    /// `nodeLeaseDurationSeconds`: 40.
+    pub node_lease_duration_seconds: u32,
+    /// `nodeLeaseRenewIntervalFraction`, in percent: 25 (⇒ renew every 10 s).
+    pub node_lease_renew_interval_percent: u32,
+    /// `syncFrequency`: 1 min.
+    pub sync_frequency: SimDuration,
+    /// `maxPods` for nodes that report no `pods` allocatable: 110.
+    pub max_pods: i64,
+    /// `podHousekeepingPeriod`: 2 s.
+    pub pod_housekeeping_period: SimDuration,
+    /// `evictionPressureTransitionPeriod`: 5 min.
+    pub eviction_pressure_transition_period: SimDuration,
+    /// `imageMinimumGCAge`: 2 min.
+    pub image_minimum_gc_age: SimDuration,
+    /// `imageGCHighThresholdPercent` / `imageGCLowThresholdPercent`: 85 / 80.
+    pub image_gc_high_threshold_percent: u32,
+    pub image_gc_low_threshold_percent: u32,
+}
+
+impl KubeletConfig {
+    /// Lease renew interval: `nodeLeaseDurationSeconds × nodeLeaseRenewIntervalFraction`
+    /// (`kubelet.go`), 10 s by default.
+    pub fn lease_renew_interval(&self) -> SimDuration {
+        SimDuration::from_millis(
+            u64::from(self.node_lease_duration_seconds)
+                * 10
+                * u64::from(self.node_lease_renew_interval_percent),
+        )
+    }
 }
 
 impl Default for KubeletConfig {
@@ -65,6 +100,87 @@ impl Default for KubeletConfig {
         KubeletConfig {
             crash_backoff: BackoffCurve::CRASH_LOOP,
             image_backoff: BackoffCurve::IMAGE_PULL,
+            node_status_update_frequency: SimDuration::from_secs(10),
+            node_status_report_frequency: SimDuration::from_secs(300),
+            node_lease_duration_seconds: 40,
+            node_lease_renew_interval_percent: 25,
+            sync_frequency: SimDuration::from_secs(60),
+            max_pods: admit::DEFAULT_MAX_PODS,
+            pod_housekeeping_period: SimDuration::from_secs(2),
+            eviction_pressure_transition_period: SimDuration::from_secs(300),
+            image_minimum_gc_age: SimDuration::from_secs(120),
+            image_gc_high_threshold_percent: 85,
+            image_gc_low_threshold_percent: 80,
+        }
+    }
+}
+
+/// Container Waiting reasons (`pkg/kubelet/images/types.go`, `kuberuntime_manager.go`).
+pub mod reasons {
+    pub const CONTAINER_CREATING: &str = "ContainerCreating";
+    pub const POD_INITIALIZING: &str = "PodInitializing";
+    pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
+    /// A pull just failed.
+    pub const ERR_IMAGE_PULL: &str = "ErrImagePull";
+    /// Inside the pull back-off window.
+    pub const IMAGE_PULL_BACK_OFF: &str = "ImagePullBackOff";
+    pub const ERR_IMAGE_NEVER_PULL: &str = "ErrImageNeverPull";
+}
+
+/// Pod worker requeue constants (`pkg/kubelet/pod_workers.go`, `kubelet.go`).
+///
+/// kubesim restarts containers and retries pulls at the exact back-off expiry (upstream
+/// master, PR #133066) instead of at the next jittered resync, so these are not used for
+/// timing; they are here for reference and for components that model resyncs.
+pub mod sync {
+    use crate::sim::SimDuration;
+
+    /// Requeue after a sync error: `backOffPeriod`.
+    pub const BACKOFF_PERIOD: SimDuration = SimDuration::from_secs(10);
+    /// `workerBackOffPeriodJitterFactor`, in percent.
+    pub const WORKER_BACKOFF_JITTER_PERCENT: u64 = 50;
+    /// Requeue after a successful sync: `syncFrequency`.
+    pub const SYNC_FREQUENCY: SimDuration = SimDuration::from_secs(60);
+    /// `workerResyncIntervalJitterFactor`, in percent.
+    pub const WORKER_RESYNC_JITTER_PERCENT: u64 = 50;
+    /// Requeue after a transient error (network not ready): `backOffOnTransientErrorPeriod`.
+    pub const BACKOFF_ON_TRANSIENT_ERROR: SimDuration = SimDuration::from_secs(1);
+
+    /// `wait.Jitter(d, factor)`: `d + u·factor·d`, `u` uniform in `[0, 1)` given as
+    /// `u_per_million` in `[0, 1_000_000)`.
+    pub fn jitter(d: SimDuration, factor_percent: u64, u_per_million: u64) -> SimDuration {
+        let extra =
+            (u128::from(d.as_nanos()) * u128::from(factor_percent) * u128::from(u_per_million))
+                / 100_000_000;
+        d.saturating_add(SimDuration::from_nanos(extra as u64))
+    }
+}
+
+/// The three probe kinds and their results (`pkg/kubelet/prober/results`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeKind {
+    Startup,
+    Readiness,
+    Liveness,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeResult {
+    Unknown,
+    Success,
+    Failure,
+}
+
+impl ProbeKind {
+    /// A probe worker's result before its first probe (`prober/worker.go` newWorker):
+    /// readiness fails (not ready until proven), liveness succeeds (not killed until
+    /// proven dead), startup is unknown. kubesim's containers start not ready, alive and
+    /// not started accordingly.
+    pub const fn initial_result(self) -> ProbeResult {
+        match self {
+            ProbeKind::Readiness => ProbeResult::Failure,
+            ProbeKind::Liveness => ProbeResult::Success,
+            ProbeKind::Startup => ProbeResult::Unknown,
         }
     }
 }
@@ -163,7 +279,8 @@ pub struct KubeletFleet {
     timers: HashMap<u64, Timer>,
     next_token: u64,
     crash_backoff: Backoff<(String, String)>,
-    image_backoff: Backoff<(String, String)>,
+    /// Keyed `<podUID>_<image>`, as `image_manager.go`.
+    image_backoff: Backoff<String>,
     dirty: BTreeSet<ObjectKey>,
 }
 
@@ -327,7 +444,8 @@ impl KubeletFleet {
             }
             let uid = state.pod.metadata.uid.clone();
             self.crash_backoff.forget(|k| k.0 == uid);
-            self.image_backoff.forget(|k| k.0 == uid);
+            let prefix = format!("{uid}_");
+            self.image_backoff.forget(|k| k.starts_with(&prefix));
         }
         for set in self.waiting_for_node.values_mut() {
             set.remove(key);
@@ -384,7 +502,13 @@ impl KubeletFleet {
             return;
         };
         let requests = pod_requests(&pod.spec);
-        let verdict = admit::admit(&pod.spec, &requests, &node.used, &node.node);
+        let verdict = admit::admit(
+            &pod.spec,
+            &requests,
+            &node.used,
+            &node.node,
+            self.config.max_pods,
+        );
         let now = ctx.now();
         let mut ctrs = Vec::new();
         for (c, init) in pod
@@ -406,9 +530,9 @@ impl KubeletFleet {
                     started: Some(false),
                     state: waiting(
                         if init || pod.spec.init_containers.is_empty() {
-                            "ContainerCreating"
+                            reasons::CONTAINER_CREATING
                         } else {
-                            "PodInitializing"
+                            reasons::POD_INITIALIZING
                         },
                         String::new(),
                     ),
@@ -494,13 +618,13 @@ impl KubeletFleet {
             .nodes
             .get(&p.node)
             .is_some_and(|n| n.images.contains(&image));
-        let uid = p.pod.metadata.uid.clone();
+        let bkey = image_backoff_key(&p.pod.metadata.uid, &image);
         match (policy, present) {
             (PullPolicy::Never, false) => {
                 let msg =
                     format!("Container image \"{image}\" is not present with pull policy of Never");
                 let p = self.pods.get_mut(key).expect("checked above");
-                p.ctrs[i].status.state = waiting("ErrImageNeverPull", msg.clone());
+                p.ctrs[i].status.state = waiting(reasons::ERR_IMAGE_NEVER_PULL, msg.clone());
                 Self::event(ctx, p, EventType::Warning, "ErrImageNeverPull", msg);
                 self.dirty.insert(key.clone());
             }
@@ -515,7 +639,6 @@ impl KubeletFleet {
                 self.create_and_start(key, i, ctx);
             }
             _ => {
-                let bkey = (uid, image.clone());
                 if self.image_backoff.in_backoff_since_update(&bkey, now) {
                     // Only reachable if a retry raced a newer failure; wait for its timer.
                     return;
@@ -551,14 +674,14 @@ impl KubeletFleet {
         };
         let c = &mut p.ctrs[i];
         let image = c.spec.image.clone();
-        let bkey = (p.pod.metadata.uid.clone(), image.clone());
+        let bkey = image_backoff_key(&p.pod.metadata.uid, &image);
         if c.pull_failures_left > 0 {
             c.pull_failures_left -= 1;
             c.run = Run::Waiting;
             let msg = format!(
                 "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\""
             );
-            c.status.state = waiting("ErrImagePull", msg.clone());
+            c.status.state = waiting(reasons::ERR_IMAGE_PULL, msg.clone());
             Self::event(ctx, p, EventType::Warning, "Failed", msg);
             Self::event(
                 ctx,
@@ -604,7 +727,7 @@ impl KubeletFleet {
         };
         let image = p.ctrs[i].spec.image.clone();
         let msg = format!("Back-off pulling image \"{image}\"");
-        p.ctrs[i].status.state = waiting("ImagePullBackOff", msg.clone());
+        p.ctrs[i].status.state = waiting(reasons::IMAGE_PULL_BACK_OFF, msg.clone());
         Self::event(ctx, p, EventType::Normal, "BackOff", msg);
         Self::event(
             ctx,
@@ -998,7 +1121,7 @@ impl KubeletFleet {
                 );
                 c.status.last_state = std::mem::take(&mut c.status.state);
                 c.status.state = waiting(
-                    "CrashLoopBackOff",
+                    reasons::CRASH_LOOP_BACK_OFF,
                     format!(
                         "back-off {} restarting failed container={name} pod={podref}",
                         go_duration(d)
@@ -1050,7 +1173,7 @@ impl KubeletFleet {
                     .state
                     .waiting
                     .as_ref()
-                    .is_some_and(|w| w.reason == "CrashLoopBackOff") =>
+                    .is_some_and(|w| w.reason == reasons::CRASH_LOOP_BACK_OFF) =>
             {
                 self.restart_now(key, i, finished, ctx)
             }
@@ -1291,6 +1414,11 @@ fn get_phase(p: &PodState) -> PodPhase {
         };
     }
     PodPhase::Pending
+}
+
+/// The image back-off key (`image_manager.go`): `<podUID>_<image>`.
+pub fn image_backoff_key(pod_uid: &str, image: &str) -> String {
+    format!("{pod_uid}_{image}")
 }
 
 /// A whole-second duration as Go prints it (`10s`, `5m0s`), for upstream's messages.
