@@ -97,6 +97,7 @@ pub fn apply(obj: &mut Object) {
         | Object::Service(_)
         | Object::EndpointSlice(_)
         | Object::PodDisruptionBudget(_)
+        | Object::Lease(_)
         | Object::PriorityClass(_) => {}
     }
 }

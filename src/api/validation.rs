@@ -154,6 +154,7 @@ pub fn validate(obj: &Object) -> Vec<FieldError> {
         Object::Namespace(_)
         | Object::Node(_)
         | Object::EndpointSlice(_)
+        | Object::Lease(_)
         | Object::PriorityClass(_) => {}
     }
     e.0

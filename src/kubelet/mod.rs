@@ -26,15 +26,17 @@ pub mod behavior;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::api::meta::{Condition, ConditionStatus, Time};
+use crate::api::objects::Lease;
 use crate::api::objects::Node;
+use crate::api::objects::coordination::RENEW_INTERVAL_ANNOTATION;
 use crate::api::objects::pod::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
     ContainerStateWaiting, ContainerStatus, Pod, PodPhase, Probe, PullPolicy, RestartPolicy,
 };
 use crate::api::resources::pod_requests;
 use crate::api::{
-    DeleteOptions, Kind, Object, ObjectKey, Resources, Selector, WatchEvent, WatchEventType,
-    WatchFilter,
+    DeleteOptions, Kind, Object, ObjectKey, OwnerReference, Resources, Selector, WatchEvent,
+    WatchEventType, WatchFilter,
 };
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{RngStream, SimDuration, SimTime};
@@ -185,9 +187,59 @@ impl ProbeKind {
     }
 }
 
+/// The node annotation through which the simulator (a scenario timeline, chaos, a test)
+/// drives a node's kubelet. A simulator control channel, not Kubernetes API behaviour.
+pub const NODE_STATE_ANNOTATION: &str = "kubesim.io/node-state";
+
+/// What the node's kubelet and machine are doing (annotation [`NODE_STATE_ANNOTATION`]).
+///
+/// - `Running` (annotation absent or `Running`): normal operation.
+/// - `KubeletStopped`: containers keep running (and exiting, per their behaviour), but the
+///   kubelet writes nothing: no pod status, no Lease renewal, no reaction to API changes.
+/// - `Partitioned`: the node is cut off from the control plane; from the API's side the
+///   same as `KubeletStopped`.
+/// - `Crashed`: the machine is down: containers are gone, nothing is written.
+///
+/// Back to `Running` from `KubeletStopped`/`Partitioned`, the kubelet re-reads its pods and
+/// writes their current status; from `Crashed` the node has rebooted: containers that were
+/// running exit as `Unknown` (code 255) and are restarted per restartPolicy and back-off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAgent {
+    Running,
+    KubeletStopped,
+    Partitioned,
+    Crashed,
+}
+
+impl NodeAgent {
+    /// The state a node's annotation asks for; an unknown value is `None`.
+    pub fn of(node: &Node) -> Option<NodeAgent> {
+        match node
+            .metadata
+            .annotations
+            .get(NODE_STATE_ANNOTATION)
+            .map(String::as_str)
+        {
+            None | Some("Running") => Some(NodeAgent::Running),
+            Some("KubeletStopped") => Some(NodeAgent::KubeletStopped),
+            Some("Partitioned") => Some(NodeAgent::Partitioned),
+            Some("Crashed") => Some(NodeAgent::Crashed),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether the kubelet talks to the API server.
+    pub fn connected(self) -> bool {
+        self == NodeAgent::Running
+    }
+}
+
 /// One node's kubelet state.
 struct NodeState {
     node: Node,
+    agent: NodeAgent,
+    /// Pods whose watch events arrived while disconnected: re-read on reconnect.
+    missed: BTreeSet<ObjectKey>,
     /// Images present on the node (`status.images` at registration, then every pull).
     images: BTreeSet<String>,
     /// Requests of admitted, non-terminal pods; `pods` counts them.
@@ -203,6 +255,8 @@ enum Run {
     /// SIGTERM sent; exits at a scheduled time.
     Stopping,
     Exited,
+    /// Gone with a crashed node; `true` if it was running (else a pending restart or pull).
+    Lost(bool),
 }
 
 struct Ctr {
@@ -408,10 +462,22 @@ impl KubeletFleet {
             return;
         }
         let key = ObjectKey::of(&event.object);
-        if event.type_ == WatchEventType::Deleted {
-            self.forget(&key);
+        if let Some(n) = self.nodes.get_mut(&pod.spec.node_name)
+            && !n.agent.connected()
+        {
+            n.missed.insert(key);
             return;
         }
+        let live = (event.type_ != WatchEventType::Deleted).then_some(pod);
+        self.handle_pod(key, live, ctx);
+    }
+
+    /// A pod's current state (`None`: deleted) reaching its node's kubelet.
+    fn handle_pod(&mut self, key: ObjectKey, pod: Option<&Pod>, ctx: &mut Context<'_>) {
+        let Some(pod) = pod else {
+            self.forget(&key);
+            return;
+        };
         if let Some(state) = self.pods.get_mut(&key) {
             if pod.metadata.deletion_timestamp.is_some() && !state.terminating {
                 state.pod.metadata = pod.metadata.clone();
@@ -469,31 +535,189 @@ impl KubeletFleet {
             self.nodes.remove(&name);
             return;
         }
-        match self.nodes.get_mut(&name) {
-            Some(n) => n.node = node.clone(),
-            None => {
-                let images = node
-                    .status
-                    .images
-                    .iter()
-                    .flat_map(|i| i.names.iter().cloned())
-                    .collect();
-                self.nodes.insert(
-                    name.clone(),
-                    NodeState {
-                        node: node.clone(),
-                        images,
-                        used: Resources::default(),
-                    },
-                );
-                for key in self.waiting_for_node.remove(&name).unwrap_or_default() {
-                    if let Some(Object::Pod(p)) = ctx.get(&key).as_deref() {
-                        let p = p.clone();
-                        self.admit(key, p, ctx);
+        let agent = NodeAgent::of(node).unwrap_or_else(|| {
+            let value = &node.metadata.annotations[NODE_STATE_ANNOTATION];
+            ctx.record(EventRecord::new(
+                ctx.now(),
+                EventType::Sim,
+                "UnknownNodeState",
+                format!("Node/{name}"),
+                format!("{NODE_STATE_ANNOTATION}={value:?} is not one of Running, KubeletStopped, Partitioned, Crashed; treated as Running"),
+            ));
+            NodeAgent::Running
+        });
+        if let Some(n) = self.nodes.get_mut(&name) {
+            n.node = node.clone();
+            let before = n.agent;
+            if before != agent {
+                n.agent = agent;
+                self.node_transition(&name, before, agent, ctx);
+            }
+            return;
+        }
+        let images = node
+            .status
+            .images
+            .iter()
+            .flat_map(|i| i.names.iter().cloned())
+            .collect();
+        self.nodes.insert(
+            name.clone(),
+            NodeState {
+                node: node.clone(),
+                agent,
+                missed: BTreeSet::new(),
+                images,
+                used: Resources::default(),
+            },
+        );
+        if agent.connected() {
+            self.write_lease(&name, true, ctx);
+        }
+        for key in self.waiting_for_node.remove(&name).unwrap_or_default() {
+            if agent.connected() {
+                let live = ctx.get(&key);
+                self.handle_pod(key, live.as_deref().and_then(as_pod), ctx);
+            } else if let Some(n) = self.nodes.get_mut(&name) {
+                n.missed.insert(key);
+            }
+        }
+    }
+
+    fn pods_on(&self, node: &str) -> Vec<ObjectKey> {
+        self.pods
+            .iter()
+            .filter(|(_, p)| p.node == node && !p.terminal)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn node_transition(
+        &mut self,
+        node: &str,
+        before: NodeAgent,
+        after: NodeAgent,
+        ctx: &mut Context<'_>,
+    ) {
+        if before.connected() {
+            self.write_lease(node, false, ctx);
+        }
+        if after == NodeAgent::Crashed {
+            for key in self.pods_on(node) {
+                let p = self.pods.get_mut(&key).expect("listed");
+                for c in &mut p.ctrs {
+                    let pending = c.status.state.waiting.as_ref().is_some_and(|w| {
+                        [
+                            reasons::CRASH_LOOP_BACK_OFF,
+                            reasons::ERR_IMAGE_PULL,
+                            reasons::IMAGE_PULL_BACK_OFF,
+                        ]
+                        .contains(&w.reason.as_str())
+                    });
+                    let running = matches!(c.run, Run::Running | Run::Stopping);
+                    if running || c.run == Run::Pulling || pending {
+                        c.run = Run::Lost(running);
+                        c.epoch += 1;
+                        c.ready_epoch += 1;
                     }
                 }
             }
         }
+        if !after.connected() {
+            return;
+        }
+        self.write_lease(node, true, ctx);
+        if before == NodeAgent::Crashed {
+            // Rebooted: lost containers exit `Unknown` and restart per policy.
+            for key in self.pods_on(node) {
+                let lost: Vec<(usize, bool)> = self.pods[&key]
+                    .ctrs
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| match c.run {
+                        Run::Lost(running) => Some((i, running)),
+                        _ => None,
+                    })
+                    .collect();
+                for (i, running) in lost {
+                    if running {
+                        self.exited(&key, i, 255, "Unknown", ctx);
+                    } else if let Some(p) = self.pods.get_mut(&key) {
+                        p.ctrs[i].run = Run::Waiting;
+                        self.restart_timer(&key, i, ctx);
+                    }
+                }
+            }
+        }
+        // Reconnected: re-read what changed meanwhile, then report every pod's status.
+        let missed = self
+            .nodes
+            .get_mut(node)
+            .map(|n| std::mem::take(&mut n.missed))
+            .unwrap_or_default();
+        for key in missed {
+            let live = ctx.get(&key);
+            self.handle_pod(key, live.as_deref().and_then(as_pod), ctx);
+        }
+        for key in self.pods_on(node) {
+            self.dirty.insert(key);
+        }
+        let finished: Vec<ObjectKey> = self
+            .pods
+            .iter()
+            .filter(|(_, p)| p.node == node && p.terminating && p.ctrs.iter().all(|c| !c.active()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in finished {
+            let _ = ctx.delete(&key, &DeleteOptions::force());
+        }
+    }
+
+    /// Starts (`renewing`) or stops periodic renewal of the node's Lease: one write at each
+    /// change, none per renewal (see [`crate::api::objects::coordination`]).
+    fn write_lease(&mut self, node: &str, renewing: bool, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let key = ObjectKey::new(Kind::Lease, LEASE_NAMESPACE, node);
+        let existing = ctx.get(&key);
+        let mut lease = match existing.as_deref() {
+            Some(Object::Lease(l)) => l.clone(),
+            _ => {
+                let mut l = Lease::default();
+                l.metadata.name = node.to_string();
+                l.metadata.namespace = LEASE_NAMESPACE.to_string();
+                if let Some(n) = self.nodes.get(node) {
+                    l.metadata.owner_references.push(OwnerReference {
+                        api_version: "v1".into(),
+                        kind: "Node".into(),
+                        name: node.to_string(),
+                        uid: n.node.metadata.uid.clone(),
+                        controller: None,
+                        block_owner_deletion: None,
+                    });
+                }
+                l
+            }
+        };
+        if renewing {
+            lease.spec.holder_identity = node.to_string();
+            lease.spec.lease_duration_seconds =
+                Some(self.config.node_lease_duration_seconds as i32);
+            lease.spec.acquire_time.get_or_insert(Time(now));
+            lease.spec.renew_time = Some(Time(now));
+            lease.metadata.annotations.insert(
+                RENEW_INTERVAL_ANNOTATION.into(),
+                go_duration(self.config.lease_renew_interval()),
+            );
+        } else {
+            lease.spec.renew_time = lease.renew_time_at(now).map(Time);
+            lease.metadata.annotations.remove(RENEW_INTERVAL_ANNOTATION);
+        }
+        lease.metadata.resource_version = 0;
+        let _ = if existing.is_some() {
+            ctx.update(Object::Lease(lease))
+        } else {
+            ctx.create(Object::Lease(lease))
+        };
     }
 
     fn admit(&mut self, key: ObjectKey, pod: Pod, ctx: &mut Context<'_>) {
@@ -1075,10 +1299,7 @@ impl KubeletFleet {
         };
         self.dirty.insert(key.clone());
         if p.terminating {
-            if p.ctrs
-                .iter()
-                .all(|c| !matches!(c.run, Run::Running | Run::Stopping | Run::Pulling))
-            {
+            if p.ctrs.iter().all(|c| !c.active()) {
                 self.schedule(ctx, now, key, i, Action::ForceDelete);
             }
             return;
@@ -1260,6 +1481,13 @@ impl KubeletFleet {
             let Some(p) = self.pods.get_mut(&key) else {
                 continue;
             };
+            if self
+                .nodes
+                .get(&p.node)
+                .is_some_and(|n| !n.agent.connected())
+            {
+                continue; // written on reconnect
+            }
             let Some(Object::Pod(mut pod)) = ctx.get(&key).as_deref().cloned() else {
                 continue;
             };
@@ -1324,7 +1552,9 @@ impl KubeletFleet {
             return;
         };
         if t.action == Action::ForceDelete {
-            let _ = ctx.delete(&t.pod, &DeleteOptions::force());
+            if self.nodes.get(&p.node).is_none_or(|n| n.agent.connected()) {
+                let _ = ctx.delete(&t.pod, &DeleteOptions::force());
+            }
             return;
         }
         let Some(c) = p.ctrs.get(t.ctr) else { return };
@@ -1356,6 +1586,23 @@ impl KubeletFleet {
             Action::ProbeFail { liveness, kill } => self.probe_fail(key, i, liveness, kill, ctx),
             Action::ForceDelete => {}
         }
+    }
+}
+
+fn as_pod(o: &Object) -> Option<&Pod> {
+    match o {
+        Object::Pod(p) => Some(p),
+        _ => None,
+    }
+}
+
+/// Where node Leases live.
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+
+impl Ctr {
+    /// Running, stopping or pulling: the pod cannot be removed yet.
+    fn active(&self) -> bool {
+        matches!(self.run, Run::Running | Run::Stopping | Run::Pulling)
     }
 }
 

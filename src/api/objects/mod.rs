@@ -6,6 +6,7 @@
 //! - Quantities are parsed into exact [`crate::api::Quantity`] values and selectors into
 //!   typed [`crate::api::LabelSelector`]s at the boundary; nothing downstream re-parses strings.
 
+pub mod coordination;
 pub mod networking;
 pub mod node;
 pub mod pod;
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 use crate::api::meta::ObjectMeta;
 
+pub use coordination::Lease;
 pub use networking::{EndpointSlice, Service};
 pub use node::Node;
 pub use pod::{Pod, PodPhase, PodSpec, PodTemplateSpec};
@@ -110,6 +112,7 @@ kinds! {
     Job => "batch/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
     EndpointSlice => "discovery.k8s.io/v1", namespaced: true, generation: |a, b| a.endpoints == b.endpoints && a.ports == b.ports && a.address_type == b.address_type;
     PodDisruptionBudget => "policy/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
+    Lease => "coordination.k8s.io/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
     PriorityClass => "scheduling.k8s.io/v1", namespaced: false, generation: |a, b| a.value == b.value && a.global_default == b.global_default && a.preemption_policy == b.preemption_policy;
 }
 
