@@ -11,13 +11,13 @@ use std::path::Path;
 use std::rc::Rc;
 
 use kubesim::api::meta::ConditionStatus;
-use kubesim::api::objects::{Pod, PodPhase};
+use kubesim::api::objects::{Lease, Pod, PodPhase};
 use kubesim::api::{
     DeleteOptions, Kind, Object, ObjectKey, WatchEvent, WatchEventType, WatchFilter,
 };
-use kubesim::kubelet::{KubeletConfig, KubeletFleet};
+use kubesim::kubelet::{KubeletConfig, KubeletFleet, NODE_STATE_ANNOTATION};
 use kubesim::runtime::{Cluster, Component, Context};
-use kubesim::sim::SimDuration;
+use kubesim::sim::{SimDuration, SimTime};
 
 #[derive(Clone, Default)]
 struct Buf(Rc<RefCell<Vec<u8>>>);
@@ -33,11 +33,22 @@ impl Write for Buf {
 }
 
 type Log = Rc<RefCell<Vec<(u64, WatchEventType, Pod)>>>;
+type LeaseLog = Rc<RefCell<Vec<(u64, Lease)>>>;
 
-/// Records pod changes (time in ms) and deletes pods at given times.
+/// What the observer does at a given second.
+#[derive(Clone, Copy, Debug)]
+enum Act {
+    /// Delete pod `default/<name>` (default grace period).
+    Delete(&'static str),
+    /// Set `kubesim.io/node-state` on node `n-0`.
+    NodeState(&'static str),
+}
+
+/// Records pod and Lease changes (time in ms) and acts at given times.
 struct Observer {
     log: Log,
-    deletes: Vec<(u64, String)>,
+    leases: LeaseLog,
+    acts: Vec<(u64, Act)>,
 }
 
 impl Component for Observer {
@@ -45,30 +56,49 @@ impl Component for Observer {
         "test-observer".into()
     }
     fn watches(&self) -> Vec<WatchFilter> {
-        vec![WatchFilter::kinds(&[Kind::Pod])]
+        vec![WatchFilter::kinds(&[Kind::Pod, Kind::Lease])]
     }
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        for (i, (secs, _)) in self.deletes.iter().enumerate() {
+        for (i, (secs, _)) in self.acts.iter().enumerate() {
             ctx.set_timer(SimDuration::from_secs(*secs), i as u64);
         }
     }
     fn on_watch(&mut self, _: usize, e: &WatchEvent, ctx: &mut Context<'_>) {
-        if let Object::Pod(p) = &*e.object {
-            self.log
+        match &*e.object {
+            Object::Pod(p) => {
+                self.log
+                    .borrow_mut()
+                    .push((ctx.now().as_millis(), e.type_, p.clone()))
+            }
+            Object::Lease(l) => self
+                .leases
                 .borrow_mut()
-                .push((ctx.now().as_millis(), e.type_, p.clone()));
+                .push((ctx.now().as_millis(), l.clone())),
+            _ => {}
         }
     }
     fn on_timer(&mut self, token: u64, ctx: &mut Context<'_>) {
-        let name = &self.deletes[token as usize].1;
-        let key = ObjectKey::new(Kind::Pod, "default", name.as_str());
-        ctx.delete(&key, &DeleteOptions::default()).unwrap();
+        match self.acts[token as usize].1 {
+            Act::Delete(name) => {
+                let key = ObjectKey::new(Kind::Pod, "default", name);
+                ctx.delete(&key, &DeleteOptions::default()).unwrap();
+            }
+            Act::NodeState(state) => {
+                let key = ObjectKey::new(Kind::Node, "", "n-0");
+                let mut node = (*ctx.get(&key).unwrap()).clone();
+                node.meta_mut()
+                    .annotations
+                    .insert(NODE_STATE_ANNOTATION.into(), state.into());
+                ctx.update(node).unwrap();
+            }
+        }
     }
 }
 
 struct Sim {
     events: Vec<serde_json::Value>,
     log: Log,
+    leases: LeaseLog,
 }
 
 impl Sim {
@@ -125,7 +155,7 @@ impl Sim {
 
 /// A one-node cluster (4 CPU, 16Gi, node `n-0`) with `behaviors` and `objects` (YAML list
 /// items, indented by 4), run for `duration`.
-fn run(duration: &str, behaviors: &str, objects: &str, deletes: &[(u64, &str)]) -> Sim {
+fn run(duration: &str, behaviors: &str, objects: &str, acts: &[(u64, Act)]) -> Sim {
     let yaml = format!(
         "apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -159,10 +189,12 @@ spec:
         cluster.apply(o.object.clone()).unwrap();
     }
     let log: Log = Rc::default();
+    let leases: LeaseLog = Rc::default();
     cluster
         .add_component(Box::new(Observer {
             log: log.clone(),
-            deletes: deletes.iter().map(|(t, n)| (*t, n.to_string())).collect(),
+            leases: leases.clone(),
+            acts: acts.to_vec(),
         }))
         .unwrap();
     cluster
@@ -180,6 +212,7 @@ spec:
             .map(|l| serde_json::from_str(l).unwrap())
             .collect(),
         log,
+        leases,
     }
 }
 
@@ -464,7 +497,7 @@ fn deleted_pod_is_killed_and_removed_when_its_container_exits_within_the_grace_p
         "    - {name: q, selector: {matchLabels: {app: quick}}, terminationTime: 5s}
     - {name: s, selector: {matchLabels: {app: slow}}, terminationTime: 90s}",
         &objects,
-        &[(20, "quick"), (20, "slow")],
+        &[(20, Act::Delete("quick")), (20, Act::Delete("slow"))],
     );
     assert_eq!(s.times("Killing", "Stopping container app"), [20.0, 20.0]);
     assert_eq!(s.deleted_at("quick"), Some(25.0));
@@ -536,4 +569,92 @@ spec:
         err.contains("spec.behaviors[0].selector: Invalid value"),
         "{err}"
     );
+}
+
+impl Sim {
+    /// Seconds at which pod `name` was first seen in `phase`.
+    fn first_phase(&self, name: &str, phase: PodPhase) -> Option<f64> {
+        self.log
+            .borrow()
+            .iter()
+            .find(|(_, _, p)| p.metadata.name == name && p.status.phase == phase)
+            .map(|(t, ..)| *t as f64 / 1000.0)
+    }
+
+    /// The node Lease's last renewal as a reader computes it at `t_s`, from the Lease as
+    /// stored at that time.
+    fn lease_renewed_at(&self, t_s: u64) -> Option<u64> {
+        let leases = self.leases.borrow();
+        let (_, lease) = leases.iter().rev().find(|(t, _)| *t <= t_s * 1000)?;
+        let now = SimTime::ZERO.saturating_add(SimDuration::from_secs(t_s));
+        lease.renew_time_at(now).map(|t| t.as_secs())
+    }
+}
+
+#[test]
+fn a_stopped_kubelet_reports_nothing_until_it_comes_back() {
+    let objects = [
+        pod("batch", "batch", "        restartPolicy: Never\n", ""),
+        pod("victim", "victim", "", ""),
+    ]
+    .concat();
+    let s = run(
+        "150s",
+        "    - {name: b, selector: {matchLabels: {app: batch}}, exitAfter: 50s}",
+        &objects,
+        &[
+            (20, Act::NodeState("KubeletStopped")),
+            (40, Act::Delete("victim")),
+            (100, Act::NodeState("Running")),
+        ],
+    );
+    // The container exits at 50 s, but the status reaches the API only at 100 s.
+    assert_eq!(s.first_phase("batch", PodPhase::Succeeded), Some(100.0));
+    // The deletion at 40 s is acted on when the kubelet is back.
+    assert_eq!(s.times("Killing", "Stopping container"), [100.0]);
+    assert_eq!(s.deleted_at("victim"), Some(100.0));
+}
+
+#[test]
+fn lease_renewals_computed_on_demand_match_renewing_every_10_s() {
+    let s = run(
+        "200s",
+        "    []",
+        "    []",
+        &[
+            (35, Act::NodeState("Partitioned")),
+            (123, Act::NodeState("Running")),
+        ],
+    );
+    // The explicit model: a kubelet that renews at start and every 10 s while connected,
+    // stops at 35 s and starts again (renewing at once) at 123 s.
+    let renewals: Vec<u64> = (0..=30)
+        .step_by(10)
+        .chain((123..=200).step_by(10))
+        .collect();
+    for t in 0..=200 {
+        let expected = renewals.iter().rev().find(|r| **r <= t).copied();
+        assert_eq!(s.lease_renewed_at(t), expected, "at {t} s");
+    }
+    // Three Lease writes in 200 s (create, stop, restart), not one per renewal.
+    assert_eq!(s.leases.borrow().len(), 3);
+}
+
+#[test]
+fn a_crashed_node_loses_its_containers_and_restarts_them_after_reboot() {
+    let s = run(
+        "100s",
+        "    []",
+        &pod("web", "web", "", ""),
+        &[
+            (30, Act::NodeState("Crashed")),
+            (60, Act::NodeState("Running")),
+        ],
+    );
+    assert_eq!(s.times("Started", ""), [0.0, 60.0]);
+    let c = &s.last("web").status.container_statuses[0];
+    assert_eq!(c.restart_count, 1);
+    let last = c.last_state.terminated.as_ref().unwrap();
+    assert_eq!((last.exit_code, last.reason.as_str()), (255, "Unknown"));
+    assert!(c.state.running.is_some());
 }

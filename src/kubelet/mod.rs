@@ -587,7 +587,7 @@ impl KubeletFleet {
     fn pods_on(&self, node: &str) -> Vec<ObjectKey> {
         self.pods
             .iter()
-            .filter(|(_, p)| p.node == node && !p.terminal)
+            .filter(|(_, p)| p.node == node)
             .map(|(k, _)| k.clone())
             .collect()
     }
