@@ -658,3 +658,49 @@ fn a_crashed_node_loses_its_containers_and_restarts_them_after_reboot() {
     assert_eq!((last.exit_code, last.reason.as_str()), (255, "Unknown"));
     assert!(c.state.running.is_some());
 }
+
+#[test]
+fn an_idle_day_costs_one_engine_event_per_node_not_one_per_renewal() {
+    let yaml = "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: idle}
+spec:
+  duration: 24h
+  cluster:
+    nodePools:
+      - {name: n, count: 300, template: {status: {capacity: {cpu: \"4\", memory: 32Gi}}}}
+";
+    let scenario = kubesim::scenario::load_str("idle.yaml", yaml, Path::new("."), &|_| {
+        Err(std::io::Error::other("none"))
+    })
+    .unwrap();
+    let mut cluster = Cluster::new(
+        scenario.config.clone(),
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+    );
+    for o in &scenario.objects {
+        cluster.apply(o.object.clone()).unwrap();
+    }
+    cluster
+        .add_component(Box::new(KubeletFleet::new(
+            KubeletConfig::default(),
+            Vec::new(),
+        )))
+        .unwrap();
+    cluster.run().unwrap();
+    // The initial list delivers each Node once; renewals (8,640 per node per day) cost none.
+    assert_eq!(cluster.engine().handled(), 300);
+    assert_eq!(cluster.store().list(Kind::Lease).count(), 300);
+    let day = SimTime::ZERO.saturating_add(SimDuration::from_secs(24 * 3600));
+    // The kubelet sees its node after the 10 ms watch latency and renews from then on.
+    let last =
+        SimTime::ZERO.saturating_add(SimDuration::from_millis(24 * 3600 * 1000 - 10_000 + 10));
+    for lease in cluster.store().list(Kind::Lease) {
+        let Object::Lease(l) = &**lease else {
+            unreachable!()
+        };
+        assert_eq!(l.renew_time_at(day), Some(last));
+        assert!(!l.expired_at(day));
+    }
+}
