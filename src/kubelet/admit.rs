@@ -232,47 +232,23 @@ mod tests {
 
     #[test]
     fn max_pods_defaults_to_110_and_follows_allocatable_pods() {
-        let used = Resources {
-            pods: 110,
-            ..Resources::default()
-        };
-        assert_eq!(
+        let with_pods = |count: i64, alloc: Option<&str>| {
+            let used = Resources {
+                pods: count,
+                ..Resources::default()
+            };
             check_resources(
                 &Resources::default(),
                 &used,
-                &node("1", None),
-                DEFAULT_MAX_PODS
+                &node("1", alloc),
+                DEFAULT_MAX_PODS,
             )
-            .unwrap()
-            .reason,
-            "OutOfpods"
-        );
-        let used = Resources {
-            pods: 2,
-            ..Resources::default()
+            .map(|r| r.reason)
         };
-        assert!(
-            check_resources(
-                &Resources::default(),
-                &used,
-                &node("1", Some("3")),
-                DEFAULT_MAX_PODS
-            )
-            .is_none()
-        );
-        let used = Resources {
-            pods: 3,
-            ..Resources::default()
-        };
-        assert!(
-            check_resources(
-                &Resources::default(),
-                &used,
-                &node("1", Some("3")),
-                DEFAULT_MAX_PODS
-            )
-            .is_some()
-        );
+        assert_eq!(with_pods(109, None), None);
+        assert_eq!(with_pods(110, None).as_deref(), Some("OutOfpods"));
+        assert_eq!(with_pods(2, Some("3")), None);
+        assert_eq!(with_pods(3, Some("3")).as_deref(), Some("OutOfpods"));
     }
 
     #[test]

@@ -1055,20 +1055,7 @@ impl KubeletFleet {
                 let first = first_tick_at_or_after(sp, now, now);
                 let failing = pass.saturating_since(first).as_nanos() / probe_period(sp).as_nanos();
                 if failing >= sp.failure_threshold.max(1) as u64 {
-                    for k in 0..sp.failure_threshold.max(1) {
-                        let t = first.saturating_add(probe_period(sp).saturating_mul(k as u64));
-                        let kill = k + 1 == sp.failure_threshold.max(1);
-                        self.schedule(
-                            ctx,
-                            t,
-                            key,
-                            i,
-                            Action::ProbeFail {
-                                liveness: false,
-                                kill,
-                            },
-                        );
-                    }
+                    self.schedule_probe_failures(ctx, key, i, sp, first, false);
                     return;
                 }
                 self.schedule(ctx, pass, key, i, Action::StartupPassed);
@@ -1080,20 +1067,7 @@ impl KubeletFleet {
         {
             let first_fail =
                 first_tick_at_or_after(lp, now, now.saturating_add(after).max(started_at));
-            for k in 0..lp.failure_threshold.max(1) {
-                let t = first_fail.saturating_add(probe_period(lp).saturating_mul(k as u64));
-                let kill = k + 1 == lp.failure_threshold.max(1);
-                self.schedule(
-                    ctx,
-                    t,
-                    key,
-                    i,
-                    Action::ProbeFail {
-                        liveness: true,
-                        kill,
-                    },
-                );
-            }
+            self.schedule_probe_failures(ctx, key, i, lp, first_fail, true);
         }
         if startup_probe.is_none() {
             self.container_started(key, i, ctx);
@@ -1106,6 +1080,25 @@ impl KubeletFleet {
             started_at
         };
         self.schedule(ctx, ready_at, key, i, Action::AppReady(true));
+    }
+
+    /// Failing ticks of a liveness or startup probe from `first`, the last (at the failure
+    /// threshold) killing the container (`prober/worker.go`).
+    fn schedule_probe_failures(
+        &mut self,
+        ctx: &mut Context<'_>,
+        key: &ObjectKey,
+        i: usize,
+        probe: &Probe,
+        first: SimTime,
+        liveness: bool,
+    ) {
+        let threshold = probe.failure_threshold.max(1);
+        for k in 0..threshold {
+            let t = first.saturating_add(probe_period(probe).saturating_mul(k as u64));
+            let kill = k + 1 == threshold;
+            self.schedule(ctx, t, key, i, Action::ProbeFail { liveness, kill });
+        }
     }
 
     /// The startup probe passed (or there is none): `started = true`.
