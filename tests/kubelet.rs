@@ -704,3 +704,24 @@ spec:
         assert!(!l.expired_at(day));
     }
 }
+
+#[test]
+fn a_sidecar_init_container_keeps_running_while_the_next_one_and_the_app_start() {
+    let s = run(
+        "1m",
+        "    - {name: s, selector: {matchLabels: {app: side}}, container: setup, exitAfter: 5s}",
+        &pod(
+            "with-sidecar",
+            "side",
+            "        initContainers:\n          - {name: proxy, image: example/proxy:1.0, restartPolicy: Always}\n          - {name: setup, image: example/setup:1.0}\n",
+            "",
+        ),
+        &[],
+    );
+    assert_eq!(s.times("Started", "proxy"), [0.0]);
+    assert_eq!(s.times("Started", "setup"), [0.0]);
+    assert_eq!(s.times("Started", "app"), [5.0]);
+    let p = s.last("with-sidecar");
+    assert_eq!(p.status.phase, PodPhase::Running);
+    assert!(p.status.init_container_statuses[0].state.running.is_some());
+}

@@ -30,8 +30,9 @@ use crate::api::objects::Lease;
 use crate::api::objects::Node;
 use crate::api::objects::coordination::RENEW_INTERVAL_ANNOTATION;
 use crate::api::objects::pod::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus, Pod, PodPhase, Probe, PullPolicy, RestartPolicy,
+    Container, ContainerRestartPolicy, ContainerState, ContainerStateRunning,
+    ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, Pod, PodPhase, Probe,
+    PullPolicy, RestartPolicy,
 };
 use crate::api::resources::pod_requests;
 use crate::api::{
@@ -275,6 +276,8 @@ struct Ctr {
     pull_failures_left: u32,
     /// Exit code and reason of the pending stop (liveness kill or deletion).
     stop_exit: (i32, &'static str),
+    /// Init containers: the pod has moved on to the next container.
+    advanced: bool,
 }
 
 struct PodState {
@@ -770,6 +773,7 @@ impl KubeletFleet {
                 ready_epoch: 0,
                 pull_failures_left,
                 stop_exit: (0, "Completed"),
+                advanced: false,
             });
         }
         let rng = ctx.stream(&format!("pod/{}/{}", key.namespace, key.name));
@@ -1102,12 +1106,31 @@ impl KubeletFleet {
     }
 
     /// The startup probe passed (or there is none): `started = true`.
-    fn container_started(&mut self, key: &ObjectKey, i: usize, _ctx: &mut Context<'_>) {
+    fn container_started(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
         let Some(p) = self.pods.get_mut(key) else {
             return;
         };
         p.ctrs[i].status.started = Some(true);
         self.dirty.insert(key.clone());
+        if p.ctrs[i].is_sidecar() {
+            // A restartable init container lets the next one start once it has started.
+            self.advance_past(key, i, ctx);
+        }
+    }
+
+    /// Starts what comes after init container `i`: the next init container, or the app
+    /// containers. Once per init container.
+    fn advance_past(&mut self, key: &ObjectKey, i: usize, ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        if std::mem::replace(&mut p.ctrs[i].advanced, true) {
+            return;
+        }
+        match (i + 1..p.ctrs.len()).find(|&j| p.ctrs[j].init) {
+            Some(next) => self.start_container(key, next, ctx),
+            None => self.start_app_containers(key, ctx),
+        }
     }
 
     /// The app's readiness changed at `now`: schedule the probe result flip, and the next
@@ -1299,19 +1322,16 @@ impl KubeletFleet {
         }
         let init = c.init;
         let policy = p.pod.spec.restart_policy;
-        let restart = match policy {
-            RestartPolicy::Always => !init || code != 0,
-            RestartPolicy::OnFailure => code != 0,
-            RestartPolicy::Never => false,
-        };
+        let restart = c.is_sidecar()
+            || match policy {
+                RestartPolicy::Always => !init || code != 0,
+                RestartPolicy::OnFailure => code != 0,
+                RestartPolicy::Never => false,
+            };
         if restart {
             self.restart_or_back_off(key, i, ctx);
         } else if init && code == 0 {
-            let p = self.pods.get(key).expect("present");
-            match (i + 1..p.ctrs.len()).find(|&j| p.ctrs[j].init) {
-                Some(next) => self.start_container(key, next, ctx),
-                None => self.start_app_containers(key, ctx),
-            }
+            self.advance_past(key, i, ctx);
         }
         self.check_terminal(key);
     }
@@ -1593,6 +1613,12 @@ fn as_pod(o: &Object) -> Option<&Pod> {
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 
 impl Ctr {
+    /// A restartable init container (`restartPolicy: Always` on an init container): it
+    /// keeps running beside the app and is always restarted.
+    fn is_sidecar(&self) -> bool {
+        self.init && self.spec.restart_policy == Some(ContainerRestartPolicy::Always)
+    }
+
     /// Running, stopping or pulling: the pod cannot be removed yet.
     fn active(&self) -> bool {
         matches!(self.run, Run::Running | Run::Stopping | Run::Pulling)
@@ -1605,6 +1631,11 @@ fn get_phase(p: &PodState) -> PodPhase {
     let (mut pending_init, mut failed_init) = (0, 0);
     for c in p.ctrs.iter().filter(|c| c.init) {
         let s = &c.status;
+        if c.is_sidecar() {
+            // Counted as pending only until it has started (`IsRestartableInitContainer`).
+            pending_init += usize::from(!c.advanced);
+            continue;
+        }
         if s.state.running.is_some() {
             pending_init += 1;
         } else if let Some(t) = &s.state.terminated {
