@@ -102,7 +102,7 @@ impl MemoryUsage {
         if growth <= 0 {
             return None;
         }
-        let secs = (limit - initial) / growth + 1;
+        let secs = (limit.saturating_sub(initial) / growth).saturating_add(1);
         Some(SimDuration::from_secs(secs as u64))
     }
 }
@@ -141,9 +141,10 @@ fn secs_f64(d: SimDuration) -> f64 {
 }
 
 fn from_secs_f64(s: f64) -> SimDuration {
-    if !s.is_finite() || s <= 0.0 {
+    if s.is_nan() || s <= 0.0 {
         return SimDuration::ZERO;
     }
+    // +inf (e.g. a lognormal with a huge sigma) becomes the cap.
     let nanos = (s * 1e9).min(MAX_DRAW.as_nanos() as f64);
     SimDuration::from_nanos(nanos as u64)
 }
@@ -377,6 +378,24 @@ mod tests {
             .sum();
         let mean_s = total as f64 / 10_000.0 / 1000.0;
         assert!((9.0..11.0).contains(&mean_s), "{mean_s}");
+    }
+
+    #[test]
+    fn extreme_parameters_draw_within_the_cap_without_panicking() {
+        let f = RngFactory::new(3);
+        let mut r = f.stream("x");
+        let huge = Distribution::Lognormal {
+            median: SimDuration::from_secs(1),
+            sigma: 1e300,
+        };
+        for _ in 0..100 {
+            assert!(huge.sample(&mut r) <= MAX_DRAW);
+        }
+        let m = MemoryUsage {
+            initial: Quantity::parse("-9E").unwrap(),
+            growth_per_second: Quantity::parse("1").unwrap(),
+        };
+        assert!(m.oom_after(i64::MAX).is_some());
     }
 
     #[test]

@@ -1087,7 +1087,7 @@ impl KubeletFleet {
     }
 
     /// Failing ticks of a liveness or startup probe from `first`, the last (at the failure
-    /// threshold) killing the container (`prober/worker.go`).
+    /// threshold) killing the container (`prober/worker.go`). At most 10 timers.
     fn schedule_probe_failures(
         &mut self,
         ctx: &mut Context<'_>,
@@ -1098,7 +1098,10 @@ impl KubeletFleet {
         liveness: bool,
     ) {
         let threshold = probe.failure_threshold.max(1);
-        for k in 0..threshold {
+        // Bounded: the first ticks get their Unhealthy event, then only the killing one
+        // (upstream's event recorder aggregates repeats as well).
+        const EVENTS_MAX: i32 = 10;
+        for k in (0..threshold).filter(|&k| k < EVENTS_MAX - 1 || k == threshold - 1) {
             let t = first.saturating_add(probe_period(probe).saturating_mul(k as u64));
             let kill = k + 1 == threshold;
             self.schedule(ctx, t, key, i, Action::ProbeFail { liveness, kill });
