@@ -1,7 +1,8 @@
 //! Watch events and filters: what a component subscribes to.
 //!
 //! - A [`WatchFilter`] selects kinds, optionally a namespace, a label selector and a node
-//!   name (the field selector `spec.nodeName=...` kubelets use).
+//!   name (the field selector `spec.nodeName=...` kubelets use), or bound pods only
+//!   (`spec.nodeName!=`, the kubelet fleet's watch).
 //! - Filtered watches behave as the API server's: when an object stops matching, the watcher
 //!   gets `Deleted`; when it starts matching, `Added` ([`WatchFilter::translate`]).
 
@@ -46,6 +47,9 @@ pub struct WatchFilter {
     pub labels: Option<Selector>,
     /// Only pods bound to this node (`spec.nodeName`).
     pub node_name: Option<String>,
+    /// Only pods bound to some node (the field selector `spec.nodeName!=`): the kubelet
+    /// fleet's watch. A pod becoming bound is delivered as `Added`.
+    pub bound_pods_only: bool,
 }
 
 impl WatchFilter {
@@ -78,6 +82,12 @@ impl WatchFilter {
                 _ => return false,
             }
         }
+        if self.bound_pods_only {
+            match obj {
+                Object::Pod(p) if !p.spec.node_name.is_empty() => {}
+                _ => return false,
+            }
+        }
         true
     }
 
@@ -99,5 +109,46 @@ impl WatchFilter {
             old: change.old.clone(),
             resource_version: change.resource_version,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::objects::Pod;
+
+    fn change(old: Option<&str>, new: &str) -> Change {
+        let pod = |node: &str| {
+            let mut p = Pod::default();
+            p.spec.node_name = node.into();
+            Arc::new(Object::Pod(p))
+        };
+        Change {
+            type_: if old.is_some() {
+                WatchEventType::Modified
+            } else {
+                WatchEventType::Added
+            },
+            object: pod(new),
+            old: old.map(pod),
+            resource_version: 1,
+        }
+    }
+
+    #[test]
+    fn a_bound_pods_watch_sees_a_pod_from_its_binding_on() {
+        let f = WatchFilter {
+            bound_pods_only: true,
+            ..WatchFilter::kinds(&[Kind::Pod])
+        };
+        assert!(f.translate(&change(None, "")).is_none());
+        assert_eq!(
+            f.translate(&change(Some(""), "n1")).unwrap().type_,
+            WatchEventType::Added
+        );
+        assert_eq!(
+            f.translate(&change(Some("n1"), "n1")).unwrap().type_,
+            WatchEventType::Modified
+        );
     }
 }

@@ -1710,11 +1710,15 @@ impl Component for KubeletFleet {
         "kubelet".into()
     }
 
-    /// Nodes first, so that the initial list delivers nodes before the pods bound to them.
+    /// Nodes first, so that the initial list delivers nodes before the pods bound to them;
+    /// then bound pods only (`spec.nodeName!=`), so unscheduled pods cost the fleet nothing.
     fn watches(&self) -> Vec<WatchFilter> {
         vec![
             WatchFilter::kinds(&[Kind::Node]),
-            WatchFilter::kinds(&[Kind::Pod]),
+            WatchFilter {
+                bound_pods_only: true,
+                ..WatchFilter::kinds(&[Kind::Pod])
+            },
         ]
     }
 
