@@ -154,7 +154,7 @@ impl Sim {
     }
 }
 
-/// A one-node cluster (4 CPU, 16Gi, node `n-0`) with `behaviors` and `objects` (YAML list
+/// A one-node cluster (1 CPU, 16Gi, node `n-0`, pulling images at 10 MiB/s) with `behaviors` and `objects` (YAML list
 /// items, indented by 4), run for `duration`.
 fn run(duration: &str, behaviors: &str, objects: &str, acts: &[(u64, Act)]) -> Sim {
     let yaml = format!(
@@ -169,6 +169,7 @@ spec:
       - name: n
         count: 1
         template:
+          metadata: {{annotations: {{kubesim.io/image-pull-bandwidth: 10Mi}}}}
           status:
             capacity: {{cpu: \"1\", memory: 16Gi, pods: \"110\"}}
   behaviors:
@@ -790,4 +791,18 @@ mod random_timelines {
             }
         }
     }
+}
+
+#[test]
+fn pull_time_follows_image_size_and_node_bandwidth_and_the_image_is_cached() {
+    let s = run(
+        "30s",
+        "    - {name: big, selector: {matchLabels: {app: big}}, imageSize: 25Mi, exitAfter: 10s, exitCode: 1}",
+        &pod("big", "big", "", ""),
+        &[],
+    );
+    // 25 MiB at 10 MiB/s: 2.5 s. The restart finds the image on the node.
+    assert_eq!(s.times("Pulling", ""), [0.0]);
+    assert_eq!(s.times("Started", ""), [2.5, 12.5]);
+    assert_eq!(s.times("Pulled", "already present"), [12.5]);
 }

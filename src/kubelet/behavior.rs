@@ -69,6 +69,10 @@ pub struct Behavior {
     /// Time to pull the image when the node does not have it. Default 0.
     #[serde(default)]
     pub image_pull_time: Option<Distribution>,
+    /// Image size: with a node annotated `kubesim.io/image-pull-bandwidth`, the pull takes
+    /// size / bandwidth (instead of `imagePullTime`).
+    #[serde(default)]
+    pub image_size: Option<Quantity>,
     /// Pull attempts that fail (ErrImagePull) before one succeeds, per pod. Default 0.
     #[serde(default)]
     pub image_pull_failures: u32,

@@ -874,10 +874,18 @@ impl KubeletFleet {
                 let pull_time = if present {
                     SimDuration::ZERO
                 } else {
-                    let b = c.behavior;
+                    let b = c.behavior.map(|b| &self.behaviors[b]);
+                    let bandwidth = self
+                        .nodes
+                        .get(&p.node)
+                        .and_then(|n| pull_bandwidth(&n.node));
                     let p = self.pods.get_mut(key).expect("checked above");
-                    b.and_then(|b| self.behaviors[b].image_pull_time.as_ref())
-                        .map_or(SimDuration::ZERO, |d| d.sample(&mut p.rng))
+                    match (b.and_then(|b| b.image_size), bandwidth) {
+                        (Some(size), Some(bw)) => transfer_time(size.value(), bw),
+                        _ => b
+                            .and_then(|b| b.image_pull_time.as_ref())
+                            .map_or(SimDuration::ZERO, |d| d.sample(&mut p.rng)),
+                    }
                 };
                 let p = self.pods.get_mut(key).expect("checked above");
                 Self::event(
@@ -1688,6 +1696,26 @@ fn get_phase(p: &PodState) -> PodPhase {
         };
     }
     PodPhase::Pending
+}
+
+/// The node annotation giving its image pull bandwidth in bytes per second, as a quantity
+/// (`50Mi` = 50 MiB/s).
+pub const PULL_BANDWIDTH_ANNOTATION: &str = "kubesim.io/image-pull-bandwidth";
+
+/// A node's pull bandwidth (bytes/s), if annotated with a positive quantity.
+fn pull_bandwidth(node: &Node) -> Option<i64> {
+    let q = node.metadata.annotations.get(PULL_BANDWIDTH_ANNOTATION)?;
+    crate::api::Quantity::parse(q)
+        .ok()
+        .map(|q| q.value())
+        .filter(|v| *v > 0)
+}
+
+/// `size` bytes at `bandwidth` bytes/s, rounded up to the millisecond.
+fn transfer_time(size: i64, bandwidth: i64) -> SimDuration {
+    let ms = (u128::from(size.max(0).unsigned_abs()) * 1000)
+        .div_ceil(u128::from(bandwidth.unsigned_abs()));
+    SimDuration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// The image back-off key (`image_manager.go`): `<podUID>_<image>`.
