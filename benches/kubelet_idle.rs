@@ -12,7 +12,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use kubesim::api::Quantity;
 use kubesim::api::meta::{Condition, ConditionStatus};
 use kubesim::api::objects::{Node, Object};
-use kubesim::kubelet::{KubeletConfig, KubeletFleet};
+
 use kubesim::runtime::{Cluster, RunConfig};
 use kubesim::sim::SimDuration;
 
@@ -52,12 +52,7 @@ pub fn idle_day(nodes: Vec<Object>) -> u64 {
     for n in nodes {
         cluster.apply(n).unwrap();
     }
-    cluster
-        .add_component(Box::new(KubeletFleet::new(
-            KubeletConfig::default(),
-            Vec::new(),
-        )))
-        .unwrap();
+    kubesim::kubelet::register(&mut cluster, Vec::new()).unwrap();
     cluster.run().unwrap();
     cluster.engine().handled()
 }

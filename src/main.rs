@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
-use kubesim::kubelet::{KubeletConfig, KubeletFleet};
 use kubesim::runtime::Cluster;
 use kubesim::runtime::summary::Summary;
 use kubesim::scenario::{self, Scenario, ScenarioError};
@@ -227,11 +226,7 @@ fn simulate(
         };
         anyhow::bail!("{err}");
     }
-    cluster
-        .add_component(Box::new(KubeletFleet::new(
-            KubeletConfig::default(),
-            scenario.behaviors.clone(),
-        )))
+    kubesim::kubelet::register(&mut cluster, scenario.behaviors.clone())
         .context("registering the kubelet")?;
     let stopped = cluster.run().err().map(|e| e.to_string());
     if let Some(reason) = &stopped {

@@ -15,7 +15,7 @@ use kubesim::api::objects::{Lease, Pod, PodPhase};
 use kubesim::api::{
     DeleteOptions, Kind, Object, ObjectKey, WatchEvent, WatchEventType, WatchFilter,
 };
-use kubesim::kubelet::{KubeletConfig, KubeletFleet, NODE_STATE_ANNOTATION};
+use kubesim::kubelet::NODE_STATE_ANNOTATION;
 use kubesim::runtime::{Cluster, Component, Context};
 use kubesim::sim::{SimDuration, SimTime};
 
@@ -199,12 +199,7 @@ spec:
             acts: acts.to_vec(),
         }))
         .unwrap();
-    cluster
-        .add_component(Box::new(KubeletFleet::new(
-            KubeletConfig::default(),
-            scenario.behaviors.clone(),
-        )))
-        .unwrap();
+    kubesim::kubelet::register(&mut cluster, scenario.behaviors.clone()).unwrap();
     cluster.run().unwrap();
     cluster.finish_outputs().unwrap();
     let text = String::from_utf8(events.0.borrow().clone()).unwrap();
@@ -684,12 +679,7 @@ spec:
     for o in &scenario.objects {
         cluster.apply(o.object.clone()).unwrap();
     }
-    cluster
-        .add_component(Box::new(KubeletFleet::new(
-            KubeletConfig::default(),
-            Vec::new(),
-        )))
-        .unwrap();
+    kubesim::kubelet::register(&mut cluster, Vec::new()).unwrap();
     cluster.run().unwrap();
     // The initial list delivers each Node once; renewals (8,640 per node per day) cost none.
     assert_eq!(cluster.engine().handled(), 300);

@@ -1733,6 +1733,18 @@ fn go_duration(d: SimDuration) -> String {
     }
 }
 
+/// Registers a fleet with default settings running `behaviors` on `cluster`: what
+/// `kubesim run` does once the scenario's objects are applied.
+pub fn register(
+    cluster: &mut crate::runtime::Cluster,
+    behaviors: Vec<Behavior>,
+) -> Result<crate::runtime::ComponentId, crate::runtime::RuntimeError> {
+    cluster.add_component(Box::new(KubeletFleet::new(
+        KubeletConfig::default(),
+        behaviors,
+    )))
+}
+
 impl Component for KubeletFleet {
     fn name(&self) -> String {
         "kubelet".into()
