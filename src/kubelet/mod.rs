@@ -268,14 +268,11 @@ struct Ctr {
     run: Run,
     epoch: u32,
     started_at: SimTime,
-    /// The app's own readiness (what a readiness probe would see) and when it last changed.
+    /// The app's own readiness (what a readiness probe would see).
     app_ready: bool,
-    app_ready_since: SimTime,
     ready_epoch: u32,
     /// Remaining image pull failures (behaviour `imagePullFailures`).
     pull_failures_left: u32,
-    /// Exit code and reason of the pending stop (liveness kill or deletion).
-    stop_exit: (i32, &'static str),
     /// Init containers: the pod has moved on to the next container.
     advanced: bool,
 }
@@ -769,10 +766,8 @@ impl KubeletFleet {
                 epoch: 0,
                 started_at: now,
                 app_ready: false,
-                app_ready_since: now,
                 ready_epoch: 0,
                 pull_failures_left,
-                stop_exit: (0, "Completed"),
                 advanced: false,
             });
         }
@@ -1167,7 +1162,6 @@ impl KubeletFleet {
         });
         let c = &mut p.ctrs[i];
         c.app_ready = ready;
-        c.app_ready_since = now;
         c.ready_epoch += 1;
         let flip_at = match (&c.spec.readiness_probe, c.init) {
             (_, true) => None,
@@ -1282,7 +1276,6 @@ impl KubeletFleet {
         } else {
             (grace, 137)
         };
-        c.stop_exit = (code, "Error");
         self.schedule(
             ctx,
             now.saturating_add(after),
