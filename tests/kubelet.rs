@@ -796,3 +796,34 @@ fn pull_time_follows_image_size_and_node_bandwidth_and_the_image_is_cached() {
     assert_eq!(s.times("Started", ""), [2.5, 12.5]);
     assert_eq!(s.times("Pulled", "already present"), [12.5]);
 }
+
+#[test]
+fn a_pod_past_its_active_deadline_fails_and_its_containers_stop() {
+    let s = run(
+        "2m",
+        "    - {name: slow, selector: {matchLabels: {app: slow}}, terminationTime: 3s}",
+        &pod(
+            "deadline",
+            "slow",
+            "        activeDeadlineSeconds: 30\n",
+            "",
+        ),
+        &[],
+    );
+    assert_eq!(
+        s.times("DeadlineExceeded", "longer than the specified deadline"),
+        [30.0]
+    );
+    assert_eq!(s.times("Killing", "Stopping container app"), [30.0]);
+    assert_eq!(s.times("Started", ""), [0.0], "not restarted");
+    let p = s.last("deadline");
+    assert_eq!(p.status.phase, PodPhase::Failed);
+    assert_eq!(p.status.reason, "DeadlineExceeded");
+    assert_eq!(s.first_phase("deadline", PodPhase::Failed), Some(30.0));
+    let t = p.status.container_statuses[0]
+        .state
+        .terminated
+        .clone()
+        .unwrap();
+    assert_eq!(t.finished_at.map(|t| t.0.as_secs()), Some(33));
+}

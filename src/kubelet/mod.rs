@@ -286,6 +286,8 @@ struct PodState {
     terminating: bool,
     terminal: bool,
     initialized: bool,
+    /// `activeDeadlineSeconds` passed: the pod is Failed, its containers stopped.
+    deadline_exceeded: bool,
     conditions_since: BTreeMap<&'static str, (bool, SimTime)>,
 }
 
@@ -311,6 +313,8 @@ enum Action {
         kill: bool,
     },
     ForceDelete,
+    /// The pod's `activeDeadlineSeconds` passed.
+    ActiveDeadline,
 }
 
 struct Timer {
@@ -781,6 +785,7 @@ impl KubeletFleet {
             terminating: false,
             terminal: false,
             initialized: false,
+            deadline_exceeded: false,
             conditions_since: BTreeMap::new(),
         };
         if let Err(rejection) = verdict {
@@ -805,8 +810,13 @@ impl KubeletFleet {
         }
         state.pod.status.start_time = Some(Time(now));
         let has_init = !state.pod.spec.init_containers.is_empty();
+        let deadline = state.pod.spec.active_deadline_seconds;
         self.pods.insert(key.clone(), state);
         self.dirty.insert(key.clone());
+        if let Some(secs) = deadline {
+            let at = now.saturating_add(SimDuration::from_secs(secs.max(0) as u64));
+            self.schedule(ctx, at, &key, 0, Action::ActiveDeadline);
+        }
         if has_init {
             self.start_container(&key, 0, ctx);
         } else {
@@ -1324,6 +1334,9 @@ impl KubeletFleet {
             }
             return;
         }
+        if p.deadline_exceeded {
+            return;
+        }
         let init = c.init;
         let policy = p.pod.spec.restart_policy;
         let restart = c.is_sidecar()
@@ -1435,6 +1448,42 @@ impl KubeletFleet {
         }
     }
 
+    /// `activeDeadlineSeconds` after the pod started (`active_deadline.go`): the pod fails
+    /// with reason `DeadlineExceeded` and its containers are stopped, not restarted.
+    fn active_deadline(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) {
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        if p.terminal || p.terminating {
+            return;
+        }
+        p.deadline_exceeded = true;
+        let message = "Pod was active on the node longer than the specified deadline".to_string();
+        p.pod.status.reason = "DeadlineExceeded".into();
+        p.pod.status.message = message.clone();
+        Self::event(ctx, p, EventType::Normal, "DeadlineExceeded", message);
+        let grace = grace_of(
+            p.pod
+                .spec
+                .termination_grace_period_seconds
+                .unwrap_or(DEFAULT_GRACE_SECONDS),
+        );
+        let mut running = Vec::new();
+        for (i, c) in p.ctrs.iter_mut().enumerate() {
+            if c.run == Run::Running {
+                running.push(i);
+            } else if c.run != Run::Stopping {
+                c.epoch += 1; // no pending start, pull or restart
+            }
+        }
+        for i in running {
+            let name = self.pods[key].ctrs[i].spec.name.clone();
+            self.stop_container(key, i, grace, format!("Stopping container {name}"), ctx);
+        }
+        self.dirty.insert(key.clone());
+        self.check_terminal(key);
+    }
+
     /// Graceful deletion: SIGTERM every running container; force-delete the pod when the
     /// last one has exited (bounded by the grace period).
     fn terminate(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) {
@@ -1542,6 +1591,10 @@ impl KubeletFleet {
                 });
             }
             pod.status.phase = phase;
+            if p.deadline_exceeded {
+                pod.status.reason = p.pod.status.reason.clone();
+                pod.status.message = p.pod.status.message.clone();
+            }
             pod.status.conditions = conditions;
             pod.status.start_time = p.pod.status.start_time;
             pod.status.init_container_statuses = p
@@ -1568,11 +1621,18 @@ impl KubeletFleet {
         let Some(p) = self.pods.get(&t.pod) else {
             return;
         };
-        if t.action == Action::ForceDelete {
-            if self.nodes.get(&p.node).is_none_or(|n| n.agent.connected()) {
-                let _ = ctx.delete(&t.pod, &DeleteOptions::force());
+        match t.action {
+            Action::ForceDelete => {
+                if self.nodes.get(&p.node).is_none_or(|n| n.agent.connected()) {
+                    let _ = ctx.delete(&t.pod, &DeleteOptions::force());
+                }
+                return;
             }
-            return;
+            Action::ActiveDeadline => {
+                self.active_deadline(&t.pod, ctx);
+                return;
+            }
+            _ => {}
         }
         let Some(c) = p.ctrs.get(t.ctr) else { return };
         let current = match t.action {
@@ -1601,7 +1661,7 @@ impl KubeletFleet {
                 }
             }
             Action::ProbeFail { liveness, kill } => self.probe_fail(key, i, liveness, kill, ctx),
-            Action::ForceDelete => {}
+            Action::ForceDelete | Action::ActiveDeadline => {}
         }
     }
 }
@@ -1631,6 +1691,9 @@ impl Ctr {
 
 /// `getPhase` (`pkg/kubelet/kubelet_pods.go`).
 fn get_phase(p: &PodState) -> PodPhase {
+    if p.deadline_exceeded {
+        return PodPhase::Failed;
+    }
     let policy = p.pod.spec.restart_policy;
     let (mut pending_init, mut failed_init) = (0, 0);
     for c in p.ctrs.iter().filter(|c| c.init) {
