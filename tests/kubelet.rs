@@ -11,7 +11,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use kubesim::api::meta::ConditionStatus;
-use kubesim::api::objects::{Lease, Pod, PodPhase};
+use kubesim::api::objects::{Lease, Node, Pod, PodPhase};
 use kubesim::api::{
     DeleteOptions, Kind, Object, ObjectKey, WatchEvent, WatchEventType, WatchFilter,
 };
@@ -34,6 +34,7 @@ impl Write for Buf {
 
 type Log = Rc<RefCell<Vec<(u64, WatchEventType, Pod)>>>;
 type LeaseLog = Rc<RefCell<Vec<(u64, Lease)>>>;
+type NodeLog = Rc<RefCell<Vec<(u64, Node)>>>;
 
 /// What the observer does at a given second.
 #[derive(Clone, Copy, Debug)]
@@ -42,12 +43,15 @@ enum Act {
     Delete(&'static str),
     /// Set `kubesim.io/node-state` on node `n-0`.
     NodeState(&'static str),
+    /// Set node `n-0`'s Ready condition to Unknown (as the node lifecycle controller does).
+    NodeUnknown,
 }
 
 /// Records pod and Lease changes (time in ms) and acts at given times.
 struct Observer {
     log: Log,
     leases: LeaseLog,
+    nodes: NodeLog,
     acts: Vec<(u64, Act)>,
 }
 
@@ -56,7 +60,7 @@ impl Component for Observer {
         "test-observer".into()
     }
     fn watches(&self) -> Vec<WatchFilter> {
-        vec![WatchFilter::kinds(&[Kind::Pod, Kind::Lease])]
+        vec![WatchFilter::kinds(&[Kind::Pod, Kind::Lease, Kind::Node])]
     }
     fn on_start(&mut self, ctx: &mut Context<'_>) {
         for (i, (secs, _)) in self.acts.iter().enumerate() {
@@ -74,6 +78,10 @@ impl Component for Observer {
                 .leases
                 .borrow_mut()
                 .push((ctx.now().as_millis(), l.clone())),
+            Object::Node(n) => self
+                .nodes
+                .borrow_mut()
+                .push((ctx.now().as_millis(), n.clone())),
             _ => {}
         }
     }
@@ -92,6 +100,18 @@ impl Component for Observer {
                     .insert(NODE_STATE_ANNOTATION.into(), state.into());
                 ctx.update(node).unwrap();
             }
+            Act::NodeUnknown => {
+                let key = ObjectKey::new(Kind::Node, "", "n-0");
+                let Object::Node(mut node) = (*ctx.get(&key).unwrap()).clone() else {
+                    unreachable!()
+                };
+                for c in &mut node.status.conditions {
+                    if c.type_ == "Ready" {
+                        c.status = ConditionStatus::Unknown;
+                    }
+                }
+                ctx.update(Object::Node(node)).unwrap();
+            }
         }
     }
 }
@@ -100,6 +120,7 @@ struct Sim {
     events: Vec<serde_json::Value>,
     log: Log,
     leases: LeaseLog,
+    nodes: NodeLog,
 }
 
 impl Sim {
@@ -192,10 +213,12 @@ spec:
     }
     let log: Log = Rc::default();
     let leases: LeaseLog = Rc::default();
+    let nodes: NodeLog = Rc::default();
     cluster
         .add_component(Box::new(Observer {
             log: log.clone(),
             leases: leases.clone(),
+            nodes: nodes.clone(),
             acts: acts.to_vec(),
         }))
         .unwrap();
@@ -210,6 +233,7 @@ spec:
             .collect(),
         log,
         leases,
+        nodes,
     }
 }
 
@@ -826,4 +850,47 @@ fn a_pod_past_its_active_deadline_fails_and_its_containers_stop() {
         .clone()
         .unwrap();
     assert_eq!(t.finished_at.map(|t| t.0.as_secs()), Some(33));
+}
+
+#[test]
+fn a_rebooted_node_posts_ready_again_but_a_steady_node_is_never_rewritten() {
+    let s = run(
+        "100s",
+        "    []",
+        "    []",
+        &[
+            (30, Act::NodeState("Crashed")),
+            (50, Act::NodeUnknown),
+            (60, Act::NodeState("Running")),
+        ],
+    );
+    let nodes = s.nodes.borrow();
+    let ready_at = |t_ms: u64| {
+        let (_, n) = nodes.iter().rev().find(|(t, _)| *t <= t_ms).unwrap();
+        n.is_ready()
+    };
+    assert!(ready_at(49_000));
+    assert!(!ready_at(59_000));
+    assert!(ready_at(60_000));
+    let (t, last) = nodes.last().unwrap();
+    assert_eq!(*t, 60_000);
+    let ready = last
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "KubeletReady");
+    assert_eq!(ready.last_heartbeat_time.map(|t| t.0.as_secs()), Some(60));
+    // Written by the kubelet only once (at 60 s); the other versions are the test's own.
+    let by_kubelet = nodes
+        .iter()
+        .filter(|(_, n)| {
+            n.status
+                .conditions
+                .iter()
+                .any(|c| c.reason == "KubeletReady" && c.last_heartbeat_time.is_some())
+        })
+        .count();
+    assert_eq!(by_kubelet, 1);
 }

@@ -631,6 +631,7 @@ impl KubeletFleet {
             return;
         }
         self.write_lease(node, true, ctx);
+        self.post_ready(node, ctx);
         if before == NodeAgent::Crashed {
             // Rebooted: lost containers exit `Unknown` and restart per policy.
             for key in self.pods_on(node) {
@@ -675,6 +676,36 @@ impl KubeletFleet {
         for key in finished {
             let _ = ctx.delete(&key, &DeleteOptions::force());
         }
+    }
+
+    /// A kubelet back in touch posts `Ready=True` (`setNodeReadyCondition`,
+    /// `pkg/kubelet/nodestatus/setters.go`) if the node does not show it, e.g. after the
+    /// node lifecycle controller marked it `Unknown`. Only on that change: a steady node's
+    /// status is never rewritten.
+    fn post_ready(&mut self, node: &str, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let key = ObjectKey::new(Kind::Node, "", node);
+        let Some(Object::Node(mut n)) = ctx.get(&key).as_deref().cloned() else {
+            return;
+        };
+        if n.is_ready() {
+            return;
+        }
+        let ready = Condition {
+            type_: "Ready".into(),
+            status: ConditionStatus::True,
+            reason: "KubeletReady".into(),
+            message: "kubelet is posting ready status".into(),
+            last_heartbeat_time: Some(Time(now)),
+            last_transition_time: Some(Time(now)),
+            ..Condition::default()
+        };
+        match n.status.conditions.iter_mut().find(|c| c.type_ == "Ready") {
+            Some(c) => *c = ready,
+            None => n.status.conditions.push(ready),
+        }
+        n.metadata.resource_version = 0;
+        let _ = ctx.update(Object::Node(n));
     }
 
     /// Starts (`renewing`) or stops periodic renewal of the node's Lease: one write at each
