@@ -36,4 +36,5 @@
 pub mod api;
 pub mod runtime;
 pub mod scenario;
+pub mod scheduler;
 pub mod sim;

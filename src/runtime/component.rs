@@ -60,7 +60,10 @@ impl Context<'_> {
     /// A further random stream for `label` under this component's name (e.g. one per pod
     /// or per node a component manages). Same seed and labels, same draws.
     pub fn stream(&self, label: &str) -> RngStream {
-        self.world.rngs.stream(&format!("{}/{label}", self.world.component_names[self.me.0]))
+        self.world.rngs.stream(&format!(
+            "{}/{label}",
+            self.world.component_names[self.me.0]
+        ))
     }
 
     /// A live read from the API server (bypasses the watch cache: use sparingly, as real
@@ -89,6 +92,24 @@ impl Context<'_> {
         let r = self.world.store.delete(key, opts);
         self.world.publish(self.engine);
         r
+    }
+
+    /// A read-modify-write of the live object, as a patch is: `change` edits the current
+    /// version, which is written with its own resourceVersion (so it cannot conflict).
+    /// `change` returning false means "no change needed": nothing is written.
+    pub fn patch(
+        &mut self,
+        key: &ObjectKey,
+        change: impl FnOnce(&mut Object) -> bool,
+    ) -> Result<Option<Arc<Object>>, ApiError> {
+        let Some(current) = self.world.store.get(key).cloned() else {
+            return Err(ApiError::NotFound { key: key.clone() });
+        };
+        let mut next = (*current).clone();
+        if !change(&mut next) {
+            return Ok(None);
+        }
+        self.update(next).map(Some)
     }
 
     /// Fires [`Component::on_timer`] with `token` after `delay`.
