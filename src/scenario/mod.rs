@@ -21,6 +21,7 @@ use crate::api::objects::{Kind, Object, ObjectKey};
 use crate::api::store::INITIAL_NAMESPACES;
 use crate::api::{defaults, validation};
 use crate::runtime::{RunConfig, WatchConfig};
+use crate::scheduler::config::{KubeSchedulerConfiguration, SchedulerConfig};
 use crate::sim::{Limits, SimTime};
 
 use diagnostics::Sink;
@@ -42,6 +43,8 @@ pub struct Scenario {
     pub objects: Vec<SourcedObject>,
     /// Things worth knowing that do not stop the run (e.g. a pod bound to a missing node).
     pub warnings: Vec<String>,
+    /// `spec.scheduler`, checked (it builds into a valid [`SchedulerConfig`]).
+    pub scheduler: KubeSchedulerConfiguration,
 }
 
 /// An object and where it came from.
@@ -200,7 +203,6 @@ impl Loader<'_, '_> {
         };
         let s = &parsed.spec;
         for (key, value) in [
-            ("scheduler", &s.scheduler),
             ("behaviors", &s.behaviors),
             ("network", &s.network),
             ("traffic", &s.traffic),
@@ -230,6 +232,8 @@ impl Loader<'_, '_> {
                 "Invalid value: 0s: must be positive",
             );
         }
+
+        let scheduler = self.scheduler_config(&d, s.scheduler.as_ref());
 
         let mut objects: Vec<SourcedObject> = Vec::new();
         for (i, pool) in s.cluster.node_pools.iter().enumerate() {
@@ -282,7 +286,30 @@ impl Loader<'_, '_> {
             config,
             objects,
             warnings,
+            scheduler: scheduler.unwrap_or_default(),
         })
+    }
+
+    /// `spec.scheduler`: a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
+    fn scheduler_config(
+        &mut self,
+        d: &Doc<'_>,
+        value: Option<&serde_json::Value>,
+    ) -> Option<KubeSchedulerConfiguration> {
+        let value = value?;
+        let cfg: KubeSchedulerConfiguration = match serde_path_to_error::deserialize(value) {
+            Ok(c) => c,
+            Err(e) => {
+                let p = join("spec.scheduler", &serde_path(e.path()));
+                d.report(self.sink, &p, e.inner().to_string());
+                return None;
+            }
+        };
+        if let Err(msg) = SchedulerConfig::from_config(&cfg) {
+            d.report(self.sink, "spec.scheduler", msg);
+            return None;
+        }
+        Some(cfg)
     }
 
     /// apiVersion and kind first, so that a wrong file type gets a plain message rather than

@@ -48,9 +48,11 @@ pub struct ScenarioSpec {
     pub objects: Vec<serde_json::Value>,
     /// Files of Kubernetes objects, relative to the scenario file.
     pub include: Vec<Include>,
+    /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1); default: the default
+    /// profile.
+    pub scheduler: Option<serde_json::Value>,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
-    pub scheduler: Option<serde_json::Value>,
     pub behaviors: Option<serde_json::Value>,
     pub network: Option<serde_json::Value>,
     pub traffic: Option<serde_json::Value>,
