@@ -411,3 +411,90 @@ fn broken_linear_function_matches_upstream_rows() {
         }
     }
 }
+
+#[test]
+fn preemption_picks_the_upstream_candidate_node() {
+    use kubesim::api::meta::Time;
+    use kubesim::scheduler::framework::{CycleContext, CycleState};
+    use kubesim::scheduler::{cycle, preemption};
+    let cases = rows(
+        &["preemption_select"],
+        &["DefaultPreemption (filter plugin registered: NodeResourcesFit only)"],
+    );
+    if cases.is_empty() {
+        return;
+    }
+    assert_eq!(cases.len(), 6);
+    for case in &cases {
+        let cfg: KubeSchedulerConfiguration = serde_json::from_value(json!({
+            "profiles": [{"plugins": {
+                "multiPoint": {"disabled": [{"name": "*"}]},
+                "filter": {"enabled": [{"name": "NodeResourcesFit"}]},
+                "postFilter": {"enabled": [{"name": "DefaultPreemption"}]},
+            }}]
+        }))
+        .unwrap();
+        let config = SchedulerConfig::from_config(&cfg).unwrap();
+        let profile = &config.profiles[0];
+        assert!(profile.preemption);
+        let mut snapshot = Snapshot::default();
+        for n in case["nodes"].as_array().unwrap() {
+            let mut v = node(n);
+            if let Some(p) = n["allocatable_raw_quantities"].get("pods") {
+                v["status"]["allocatable"]["pods"] = p.clone();
+            }
+            let mut obj = Object::from_json(Kind::Node, v).unwrap();
+            kubesim::api::defaults::apply(&mut obj);
+            snapshot.upsert_node(Arc::new(obj));
+        }
+        for (i, p) in case["existing_pods"].as_array().unwrap().iter().enumerate() {
+            let mut obj = Object::from_json(Kind::Pod, pod(p, &format!("existing-{i}"))).unwrap();
+            kubesim::api::defaults::apply(&mut obj);
+            if let Object::Pod(pp) = &mut obj {
+                let ns = p["start_time_unix_nanos"].as_u64().unwrap_or(0);
+                pp.status.start_time = Some(Time(kubesim::sim::SimTime::from_nanos(ns)));
+            }
+            let node = p["node"].as_str().unwrap().to_string();
+            snapshot.add_pod(Arc::new(PodInfo::new(Arc::new(obj)).unwrap()), &node);
+        }
+        let mut incoming =
+            Object::from_json(Kind::Pod, pod(&case["incoming_pod"], "incoming")).unwrap();
+        kubesim::api::defaults::apply(&mut incoming);
+        let incoming = Arc::new(incoming);
+        let info = PodInfo::new(incoming.clone()).unwrap();
+        let Object::Pod(p) = &*incoming else {
+            unreachable!()
+        };
+        let cx = CycleContext {
+            pod: p,
+            info: &info,
+            snapshot: &snapshot,
+        };
+        let mut state = CycleState::default();
+        cycle::pre_filter(profile, &cx, &mut state).unwrap();
+        let feas = cycle::find_feasible(profile, &cx, &state, 0, snapshot.len());
+        assert!(
+            feas.feasible.is_empty(),
+            "{}: the pod must not fit without preemption",
+            case["name"]
+        );
+        let mut rng = kubesim::sim::RngFactory::new(7).stream("scheduler");
+        let outcome =
+            preemption::post_filter(profile, &cx, &state, &feas.failed, &[], false, &mut rng);
+        let preemption::Outcome::Preempt(c) = outcome else {
+            panic!("{}: expected a preemption", case["name"]);
+        };
+        let allowed: Vec<&str> = case["expected"]["selected_node_any_of"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            allowed.contains(&c.node.as_str()),
+            "{}: picked {}, want one of {allowed:?}",
+            case["name"],
+            c.node
+        );
+    }
+}

@@ -83,7 +83,7 @@ impl PodInfo {
 }
 
 /// One node and the pods on it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct NodeInfo {
     pub name: String,
     /// `None` while pods reference a node the cache has not seen (or that was deleted).

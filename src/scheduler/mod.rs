@@ -17,9 +17,10 @@ pub mod cycle;
 pub mod explain;
 pub mod framework;
 pub mod plugins;
+pub mod preemption;
 pub mod queue;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::api::meta::{Condition, ConditionStatus, Time};
@@ -34,6 +35,7 @@ use framework::{CycleContext, CycleState};
 
 const WATCH_PODS: usize = 0;
 const WATCH_NODES: usize = 1;
+const WATCH_PDBS: usize = 2;
 const TIMER_CYCLE: u64 = 1;
 const TIMER_FLUSH: u64 = 2;
 /// Bind attempts before the pod goes back to the queue.
@@ -47,6 +49,8 @@ pub struct Scheduler {
     next_start: usize,
     cycle_pending: bool,
     flush_timer: Option<(SimTime, EventId)>,
+    /// PodDisruptionBudgets, for preemption.
+    pdbs: BTreeMap<ObjectKey, Arc<Object>>,
 }
 
 impl Scheduler {
@@ -63,6 +67,7 @@ impl Scheduler {
             next_start: 0,
             cycle_pending: false,
             flush_timer: None,
+            pdbs: BTreeMap::new(),
         }
     }
 
@@ -168,6 +173,15 @@ impl Scheduler {
             snapshot: &self.snapshot,
         };
         let mut state = CycleState::default();
+        let pdbs: Vec<&crate::api::objects::PodDisruptionBudget> = self
+            .pdbs
+            .values()
+            .filter_map(|o| match &**o {
+                Object::PodDisruptionBudget(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let mut preempt: Option<preemption::Candidate> = None;
         let outcome: Result<String, String> = (|| {
             if n == 0 {
                 return Err("no nodes available to schedule pods".to_string());
@@ -196,11 +210,24 @@ impl Scheduler {
             self.next_start = (self.next_start + feas.feasible.len() + feas.failed.len()) % n;
             match feas.feasible.len() {
                 0 => {
-                    let post = if profile.preemption {
-                        preemption_message(pod, n, &feas.failed)
-                    } else {
-                        String::new()
-                    };
+                    let mut post = String::new();
+                    if profile.preemption {
+                        let terminating = self.snapshot.get(nominated).is_some_and(|node| {
+                            preemption::lower_priority_terminating(node, qp.info.priority)
+                        });
+                        match preemption::post_filter(
+                            profile,
+                            &cx,
+                            &state,
+                            &feas.failed,
+                            &pdbs,
+                            terminating,
+                            ctx.rng(),
+                        ) {
+                            preemption::Outcome::Preempt(c) => preempt = Some(c),
+                            preemption::Outcome::NotHelpful(m) => post = m,
+                        }
+                    }
                     Err(cycle::fit_error_message(n, &feas.failed, None, &post))
                 }
                 1 => Ok(self.snapshot.at(feas.feasible[0]).name.clone()),
@@ -216,6 +243,9 @@ impl Scheduler {
         match outcome {
             Ok(node) => self.assume_and_bind(qp.info.clone(), &node, ctx),
             Err(message) => {
+                if let Some(c) = preempt {
+                    self.preempt(&qp.info, c, ctx);
+                }
                 ctx.record(EventRecord::new(
                     now,
                     EventType::Warning,
@@ -229,6 +259,64 @@ impl Scheduler {
                 self.queue.add_unschedulable(&key, now);
             }
         }
+    }
+
+    /// Carries out a preemption: marks each victim with a `DisruptionTarget` condition and
+    /// deletes it (gracefully), clears lower-priority nominations to the node, and nominates
+    /// the node for the preemptor.
+    fn preempt(&mut self, preemptor: &PodInfo, c: preemption::Candidate, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        let uid = preemptor.pod.meta().uid.clone();
+        for v in &c.victims {
+            let message = format!(
+                "{}: preempting to accommodate a higher priority pod",
+                "Kubernetes default scheduler"
+            );
+            let _ = ctx.patch(&v.key, |obj| {
+                set_condition(
+                    obj,
+                    "DisruptionTarget",
+                    ConditionStatus::True,
+                    "PreemptionByScheduler",
+                    &message,
+                    now,
+                )
+            });
+            let _ = ctx.delete(&v.key, &crate::api::DeleteOptions::default());
+            ctx.record(
+                EventRecord::new(
+                    now,
+                    EventType::Normal,
+                    "Preempted",
+                    v.key.to_string(),
+                    format!("Preempted by pod {uid} on node {}", c.node),
+                )
+                .on_node(&c.node),
+            );
+        }
+        for key in self.queue.pending_keys() {
+            if key == preemptor.key {
+                continue;
+            }
+            let _ = ctx.patch(&key, |obj| match obj {
+                Object::Pod(p)
+                    if p.status.nominated_node_name == c.node
+                        && p.spec.priority.unwrap_or(0) < preemptor.priority =>
+                {
+                    p.status.nominated_node_name.clear();
+                    true
+                }
+                _ => false,
+            });
+        }
+        let node = c.node.clone();
+        let _ = ctx.patch(&preemptor.key, |obj| match obj {
+            Object::Pod(p) if p.status.nominated_node_name != node => {
+                p.status.nominated_node_name = node.clone();
+                true
+            }
+            _ => false,
+        });
     }
 
     fn assume_and_bind(&mut self, info: Arc<PodInfo>, node: &str, ctx: &mut Context<'_>) {
@@ -290,42 +378,21 @@ impl Scheduler {
     }
 }
 
-/// The PostFilter message when preemption is configured. Preemption itself (victim
-/// selection) is not implemented yet; the message says which case applies.
-fn preemption_message(
-    pod: &crate::api::objects::Pod,
-    n: usize,
-    failed: &[(usize, framework::Status)],
-) -> String {
-    if pod.spec.preemption_policy == Some(crate::api::objects::pod::PreemptionPolicy::Never) {
-        return "preemption: not eligible due to preemptionPolicy=Never".to_string();
-    }
-    let unresolvable = failed
-        .iter()
-        .filter(|(_, s)| s.code != framework::Code::Unschedulable)
-        .count();
-    let mut parts = Vec::new();
-    if unresolvable > 0 {
-        parts.push(format!(
-            "{unresolvable} Preemption is not helpful for scheduling"
-        ));
-    }
-    let resolvable = failed.len() - unresolvable;
-    if resolvable > 0 {
-        parts.push(format!(
-            "{resolvable} No preemption victims found for incoming pod"
-        ));
-    }
-    parts.sort();
-    format!(
-        "preemption: 0/{n} nodes are available: {}",
-        parts.join(", ")
-    )
-}
-
 /// Sets the pod's PodScheduled condition; returns whether anything changed.
 fn set_pod_scheduled(
     obj: &mut Object,
+    status: ConditionStatus,
+    reason: &str,
+    message: &str,
+    now: SimTime,
+) -> bool {
+    set_condition(obj, "PodScheduled", status, reason, message, now)
+}
+
+/// Sets a pod condition; returns whether anything changed.
+fn set_condition(
+    obj: &mut Object,
+    type_: &str,
     status: ConditionStatus,
     reason: &str,
     message: &str,
@@ -335,7 +402,7 @@ fn set_pod_scheduled(
         return false;
     };
     let conds = &mut p.status.conditions;
-    if let Some(c) = conds.iter_mut().find(|c| c.type_ == "PodScheduled") {
+    if let Some(c) = conds.iter_mut().find(|c| c.type_ == type_) {
         if c.status == status && c.reason == reason && c.message == message {
             return false;
         }
@@ -347,7 +414,7 @@ fn set_pod_scheduled(
         c.message = message.to_string();
     } else {
         conds.push(Condition {
-            type_: "PodScheduled".into(),
+            type_: type_.into(),
             status,
             reason: reason.to_string(),
             message: message.to_string(),
@@ -367,6 +434,7 @@ impl Component for Scheduler {
         vec![
             WatchFilter::kinds(&[Kind::Pod]),
             WatchFilter::kinds(&[Kind::Node]),
+            WatchFilter::kinds(&[Kind::PodDisruptionBudget]),
         ]
     }
 
@@ -374,6 +442,14 @@ impl Component for Scheduler {
         match watch {
             WATCH_PODS => self.on_pod(event, ctx),
             WATCH_NODES => self.on_node(event, ctx),
+            WATCH_PDBS => {
+                let key = ObjectKey::of(&event.object);
+                if event.type_ == WatchEventType::Deleted {
+                    self.pdbs.remove(&key);
+                } else {
+                    self.pdbs.insert(key, event.object.clone());
+                }
+            }
             _ => {}
         }
         self.ensure_timers(ctx);

@@ -53,10 +53,13 @@ pub struct QueuedPod {
     seq: u64,
 }
 
+/// PrioritySort's order: higher priority (hence `Reverse`), earlier timestamp, arrival.
+type ActiveKey = (Reverse<i32>, SimTime, u64, ObjectKey);
+
 pub struct SchedulingQueue {
     pods: HashMap<ObjectKey, QueuedPod>,
     /// (Reverse(priority), timestamp, seq): a min-heap by PrioritySort.
-    active: BinaryHeap<Reverse<(Reverse<i32>, SimTime, u64, ObjectKey)>>,
+    active: BinaryHeap<Reverse<ActiveKey>>,
     backoff: BTreeSet<(SimTime, u64, ObjectKey)>,
     unschedulable: BTreeSet<(SimTime, u64, ObjectKey)>,
     seq: u64,
@@ -352,7 +355,7 @@ mod tests {
 
     #[test]
     fn flush_ticks_fall_on_period_boundaries() {
-        let s = |x| SimTime::from_nanos(x * 1_000_000_000);
+        let s = |x: u64| SimTime::from_nanos(x * 1_000_000_000);
         assert_eq!(flush_tick(s(3), BACKOFF_FLUSH_PERIOD, false), s(3));
         assert_eq!(
             flush_tick(
