@@ -95,6 +95,11 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     pub pods: Vec<Arc<PodInfo>>,
     pub used_ports: Vec<HostPort>,
+    /// Copies of hot node fields, so per-node filters touch only this struct.
+    pub unschedulable: bool,
+    pub taints: Vec<crate::api::objects::node::Taint>,
+    /// Normalized names of the images on the node, sorted.
+    pub images: Vec<String>,
 }
 
 impl NodeInfo {
@@ -107,6 +112,9 @@ impl NodeInfo {
             non_zero_requested: Resources::default(),
             pods: Vec::new(),
             used_ports: Vec::new(),
+            unschedulable: false,
+            taints: Vec::new(),
+            images: Vec::new(),
         }
     }
 
@@ -287,8 +295,13 @@ impl Snapshot {
         }
         self.account_images(node, true);
         let new_zone = zone_key(node);
-        self.infos[i].allocatable = Resources::from_list(&node.status.allocatable);
-        self.infos[i].node = Some(obj.clone());
+        let info = &mut self.infos[i];
+        info.allocatable = Resources::from_list(&node.status.allocatable);
+        info.unschedulable = node.spec.unschedulable;
+        info.taints = node.spec.taints.clone();
+        info.images = Self::images_of(node).into_iter().map(|(n, _)| n).collect();
+        info.images.sort();
+        info.node = Some(obj.clone());
         if old_zone.as_deref() != Some(new_zone.as_str()) {
             if old_zone.is_some() {
                 self.remove_from_tree(i);
@@ -310,8 +323,12 @@ impl Snapshot {
             self.remove_from_tree(i);
             self.rebuild_order();
         }
-        self.infos[i].node = None;
-        self.infos[i].allocatable = Resources::default();
+        let info = &mut self.infos[i];
+        info.node = None;
+        info.allocatable = Resources::default();
+        info.unschedulable = false;
+        info.taints.clear();
+        info.images.clear();
     }
 
     fn remove_from_tree(&mut self, i: usize) {

@@ -54,8 +54,8 @@ pub fn pre_filter(
         let p = &profile.plugins[i];
         let mut s = p.pre_filter(cx, state);
         if s.is_skip() {
-            if !state.skip_filter.contains(&p.name()) {
-                state.skip_filter.push(p.name());
+            if !state.skip_filter.contains(&i) {
+                state.skip_filter.push(i);
             }
             continue;
         }
@@ -77,10 +77,10 @@ pub fn filter_node(
     mut verdicts: Option<&mut Vec<FilterVerdict>>,
 ) -> Status {
     for &i in &profile.filter {
-        let p = &profile.plugins[i];
-        if state.skip_filter.contains(&p.name()) {
+        if state.skip_filter.contains(&i) {
             continue;
         }
+        let p = &profile.plugins[i];
         let mut s = p.filter(cx, state, node);
         s.plugin = p.name();
         if let Some(v) = verdicts.as_deref_mut() {
@@ -143,8 +143,8 @@ pub fn prioritize(
     for &i in &profile.pre_score {
         let p = &profile.plugins[i];
         let s = p.pre_score(cx, state, nodes);
-        if s.is_skip() && !state.skip_score.contains(&p.name()) {
-            state.skip_score.push(p.name());
+        if s.is_skip() && !state.skip_score.contains(&i) {
+            state.skip_score.push(i);
         }
     }
     let mut totals = vec![0i64; nodes.len()];
@@ -154,10 +154,10 @@ pub fn prioritize(
         Vec::new()
     };
     for &(i, weight) in &profile.score {
-        let p = &profile.plugins[i];
-        if state.skip_score.contains(&p.name()) {
+        if state.skip_score.contains(&i) {
             continue;
         }
+        let p = &profile.plugins[i];
         let raw: Vec<i64> = nodes.iter().map(|n| p.score(cx, state, n)).collect();
         let mut norm = raw.clone();
         p.normalize(cx, state, &mut norm);

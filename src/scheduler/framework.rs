@@ -11,7 +11,6 @@
 //! file and a line in [`super::plugins::registry`].
 
 use std::any::Any;
-use std::collections::HashMap;
 
 use crate::api::objects::pod::Pod;
 
@@ -78,22 +77,30 @@ impl Status {
     }
 }
 
-/// Per-cycle plugin data (PreFilter/PreScore results), keyed by plugin name.
+/// Per-cycle plugin data (PreFilter/PreScore results), keyed by plugin name. A handful of
+/// entries at most, so a vector beats hashing on the per-node hot path.
 #[derive(Default)]
 pub struct CycleState {
-    data: HashMap<&'static str, Box<dyn Any>>,
-    /// Plugins whose Filter is skipped this cycle.
-    pub skip_filter: Vec<&'static str>,
-    /// Plugins removed from scoring this cycle.
-    pub skip_score: Vec<&'static str>,
+    data: Vec<(&'static str, Box<dyn Any>)>,
+    /// Profile plugin indexes whose Filter is skipped this cycle (set by the framework when
+    /// PreFilter returns Skip).
+    pub skip_filter: Vec<usize>,
+    /// Profile plugin indexes removed from scoring this cycle (PreScore returned Skip).
+    pub skip_score: Vec<usize>,
 }
 
 impl CycleState {
     pub fn write<T: Any>(&mut self, key: &'static str, value: T) {
-        self.data.insert(key, Box::new(value));
+        match self.data.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = Box::new(value),
+            None => self.data.push((key, Box::new(value))),
+        }
     }
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
-        self.data.get(key).and_then(|b| b.downcast_ref())
+        self.data
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, b)| b.downcast_ref())
     }
 }
 

@@ -65,10 +65,26 @@ impl Plugin for BalancedAllocation {
         }
     }
     fn score(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> i64 {
-        let fractions: Vec<f64> = allocation(&self.resources, cx.info, node, true)
-            .into_iter()
-            .map(|(_, cap, req)| (req as f64 / cap as f64).min(1.0))
-            .collect();
+        // Up to 8 fractions on the stack; more resources are rare and go to the heap.
+        let mut small = [0f64; 8];
+        let mut more: Vec<f64> = Vec::new();
+        let mut n = 0;
+        allocation(&self.resources, cx.info, node, true, |_, cap, req| {
+            let f = (req as f64 / cap as f64).min(1.0);
+            if n < small.len() {
+                small[n] = f;
+            } else {
+                more.push(f);
+            }
+            n += 1;
+        });
+        let joined: Vec<f64>;
+        let fractions: &[f64] = if n <= small.len() {
+            &small[..n]
+        } else {
+            joined = small.iter().copied().chain(more).collect();
+            &joined
+        };
         let std = match fractions.len() {
             2 => (fractions[0] - fractions[1]).abs() / 2.0,
             n if n > 2 => {

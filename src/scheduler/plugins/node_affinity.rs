@@ -30,9 +30,27 @@ impl Plugin for NodeAffinity {
     fn name(&self) -> &'static str {
         "NodeAffinity"
     }
+    /// Skip when the pod has neither a node selector nor required node affinity.
+    fn pre_filter(&self, cx: &CycleContext<'_>, _: &mut CycleState) -> Status {
+        let required = cx
+            .pod
+            .spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|na| {
+                na.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            });
+        if required.is_none() && cx.pod.spec.node_selector.is_empty() {
+            Status::skip()
+        } else {
+            Status::success()
+        }
+    }
     fn points(&self) -> Points {
         Points {
-            pre_filter: false,
+            pre_filter: true,
             filter: true,
             pre_score: true,
             score: true,

@@ -18,9 +18,8 @@ impl Plugin for NodePorts {
             score: false,
         }
     }
-    fn pre_filter(&self, cx: &CycleContext<'_>, state: &mut CycleState) -> Status {
+    fn pre_filter(&self, cx: &CycleContext<'_>, _: &mut CycleState) -> Status {
         if cx.info.host_ports.is_empty() {
-            state.skip_filter.push("NodePorts");
             return Status::skip();
         }
         Status::success()

@@ -210,12 +210,12 @@ impl Plugin for NodeResourcesFit {
         }
     }
     fn score(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> i64 {
-        let pairs = allocation(&self.resources, cx.info, node, false);
+        let least = self.strategy == StrategyType::LeastAllocated;
         match self.strategy {
             StrategyType::LeastAllocated | StrategyType::MostAllocated => {
                 let (mut sum, mut weights) = (0i64, 0i64);
-                for (w, cap, req) in pairs {
-                    let s = if self.strategy == StrategyType::LeastAllocated {
+                allocation(&self.resources, cx.info, node, false, |w, cap, req| {
+                    let s = if least {
                         if req > cap {
                             0
                         } else {
@@ -226,12 +226,12 @@ impl Plugin for NodeResourcesFit {
                     };
                     sum += s * w;
                     weights += w;
-                }
+                });
                 if weights == 0 { 0 } else { sum / weights }
             }
             StrategyType::RequestedToCapacityRatio => {
                 let (mut sum, mut weights) = (0i64, 0i64);
-                for (w, cap, req) in pairs {
+                allocation(&self.resources, cx.info, node, false, |w, cap, req| {
                     let s = if cap == 0 || req > cap {
                         broken_linear(&self.shape, MAX_NODE_SCORE)
                     } else {
@@ -241,7 +241,7 @@ impl Plugin for NodeResourcesFit {
                         sum += s * w;
                         weights += w;
                     }
-                }
+                });
                 if weights == 0 {
                     0
                 } else {

@@ -17,7 +17,7 @@ impl Plugin for NodeUnschedulable {
         Points::FILTER
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
-        if !node.node().spec.unschedulable {
+        if !node.unschedulable {
             return Status::success();
         }
         let taint = Taint {

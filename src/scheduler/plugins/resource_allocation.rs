@@ -43,14 +43,15 @@ fn get(r: &Resources, name: &str) -> i64 {
     }
 }
 
-/// `(weight, allocatable, requested)` for each resource that counts.
+/// Calls `f(weight, allocatable, requested)` for each resource that counts (no allocation:
+/// this runs for every node of every cycle).
 pub fn allocation(
     specs: &[ResourceSpec],
     pod: &PodInfo,
     node: &NodeInfo,
     use_requested: bool,
-) -> Vec<(i64, i64, i64)> {
-    let mut out = Vec::with_capacity(specs.len());
+    mut f: impl FnMut(i64, i64, i64),
+) {
     for spec in specs {
         let name = spec.name.as_str();
         let is_scalar = !matches!(name, CPU | MEMORY | EPHEMERAL_STORAGE);
@@ -71,7 +72,6 @@ pub fn allocation(
         } else {
             get(&node.requested, name)
         };
-        out.push((spec.weight, alloc, node_req + pod_req));
+        f(spec.weight, alloc, node_req + pod_req);
     }
-    out
 }

@@ -31,8 +31,11 @@ impl Plugin for TaintToleration {
         }
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
+        if node.taints.is_empty() {
+            return Status::success();
+        }
         match first_untolerated(
-            &node.node().spec.taints,
+            &node.taints,
             &cx.pod.spec.tolerations,
             &[TaintEffect::NoSchedule, TaintEffect::NoExecute],
         ) {
@@ -67,9 +70,7 @@ impl Plugin for TaintToleration {
             .read::<PreferTolerations>(NAME)
             .map(|t| t.0.as_slice())
             .unwrap_or(&[]);
-        node.node()
-            .spec
-            .taints
+        node.taints
             .iter()
             .filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(tols, t))
             .count() as i64
