@@ -16,6 +16,7 @@ pub mod config;
 pub mod cycle;
 pub mod explain;
 pub mod framework;
+pub mod listers;
 pub mod plugins;
 pub mod queue;
 
@@ -34,6 +35,8 @@ use framework::{CycleContext, CycleState};
 
 const WATCH_PODS: usize = 0;
 const WATCH_NODES: usize = 1;
+/// Services, ReplicationControllers, ReplicaSets, StatefulSets and Namespaces (listers).
+const WATCH_LISTERS: usize = 2;
 const TIMER_CYCLE: u64 = 1;
 const TIMER_FLUSH: u64 = 2;
 /// Bind attempts before the pod goes back to the queue.
@@ -290,6 +293,24 @@ impl Scheduler {
     }
 }
 
+/// Kinds the scheduler keeps in [`listers::Listers`] (PodTopologySpread's default
+/// constraints, InterPodAffinity's namespaceSelector).
+const LISTER_KINDS: &[Kind] = &[
+    Kind::Service,
+    Kind::ReplicationController,
+    Kind::ReplicaSet,
+    Kind::StatefulSet,
+    Kind::Namespace,
+];
+
+impl Scheduler {
+    /// Keeps the listers current. No requeue: as upstream, these kinds are not events any
+    /// default plugin registers for.
+    fn on_lister_object(&mut self, event: &WatchEvent) {
+        self.snapshot.listers.apply(event);
+    }
+}
+
 /// The PostFilter message when preemption is configured. Preemption itself (victim
 /// selection) is not implemented yet; the message says which case applies.
 fn preemption_message(
@@ -367,6 +388,7 @@ impl Component for Scheduler {
         vec![
             WatchFilter::kinds(&[Kind::Pod]),
             WatchFilter::kinds(&[Kind::Node]),
+            WatchFilter::kinds(LISTER_KINDS),
         ]
     }
 
@@ -374,6 +396,7 @@ impl Component for Scheduler {
         match watch {
             WATCH_PODS => self.on_pod(event, ctx),
             WATCH_NODES => self.on_node(event, ctx),
+            WATCH_LISTERS => self.on_lister_object(event),
             _ => {}
         }
         self.ensure_timers(ctx);

@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn flush_ticks_fall_on_period_boundaries() {
-        let s = |x| SimTime::from_nanos(x * 1_000_000_000);
+        let s = |x: u64| SimTime::from_nanos(x * 1_000_000_000);
         assert_eq!(flush_tick(s(3), BACKOFF_FLUSH_PERIOD, false), s(3));
         assert_eq!(
             flush_tick(
