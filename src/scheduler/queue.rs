@@ -53,10 +53,13 @@ pub struct QueuedPod {
     seq: u64,
 }
 
+/// PrioritySort's order: higher priority (hence `Reverse`), earlier timestamp, arrival.
+type ActiveKey = (Reverse<i32>, SimTime, u64, ObjectKey);
+
 pub struct SchedulingQueue {
     pods: HashMap<ObjectKey, QueuedPod>,
     /// (Reverse(priority), timestamp, seq): a min-heap by PrioritySort.
-    active: BinaryHeap<Reverse<(Reverse<i32>, SimTime, u64, ObjectKey)>>,
+    active: BinaryHeap<Reverse<ActiveKey>>,
     backoff: BTreeSet<(SimTime, u64, ObjectKey)>,
     unschedulable: BTreeSet<(SimTime, u64, ObjectKey)>,
     seq: u64,
