@@ -765,3 +765,86 @@ fn random_clusters_match_a_naive_recomputation() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Throughput (ignored: run with `cargo test --release --test scheduler_spread_affinity -- --ignored --nocapture`)
+// ---------------------------------------------------------------------------------------------
+
+/// Schedules `pods` pods onto `nodes` nodes (10 zones) through the default profile's cycle
+/// functions, assuming each on its chosen node; returns pods per second of wall time.
+#[allow(clippy::disallowed_methods)]
+fn throughput(nodes: usize, pods: usize, make_pod: &dyn Fn(usize) -> Value) -> f64 {
+    use kubesim::scheduler::cycle;
+    let config = SchedulerConfig::default_config();
+    let profile = config.profile("default-scheduler").expect("default profile");
+    let mut snapshot = Snapshot::default();
+    for i in 0..nodes {
+        snapshot.upsert_node(node_obj(&json!({"name": format!("node-{i}"), "labels": {
+            "kubernetes.io/hostname": format!("node-{i}"),
+            "topology.kubernetes.io/zone": format!("zone-{}", i % 10)}})));
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut next_start = 0;
+    let start = std::time::Instant::now();
+    let mut scheduled = 0;
+    for k in 0..pods {
+        let pod = obj(Kind::Pod, make_pod(k));
+        let info = PodInfo::new(pod.clone()).expect("pod");
+        let chosen = {
+            let cx = CycleContext {
+                pod: the_pod(&pod),
+                info: &info,
+                snapshot: &snapshot,
+            };
+            let mut state = CycleState::default();
+            if cycle::pre_filter(profile, &cx, &mut state).is_err() {
+                continue;
+            }
+            let n = snapshot.len();
+            let to_find = cycle::num_feasible_nodes_to_find(0, n);
+            let feas = cycle::find_feasible(profile, &cx, &state, next_start, to_find);
+            next_start = (next_start + feas.feasible.len() + feas.failed.len()) % n;
+            if feas.feasible.is_empty() {
+                continue;
+            }
+            let list: Vec<&NodeInfo> = feas.feasible.iter().map(|&i| snapshot.at(i)).collect();
+            let (totals, _) = cycle::prioritize(profile, &cx, &mut state, &list, false);
+            let pick = cycle::select_host(&totals, &mut rng).unwrap_or(0);
+            list[pick].name.clone()
+        };
+        let mut bound = (*pod).clone();
+        if let Object::Pod(p) = &mut bound {
+            p.spec.node_name = chosen.clone();
+        }
+        snapshot.add_pod(Arc::new(PodInfo::new(Arc::new(bound)).expect("pod")), &chosen);
+        scheduled += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(scheduled, pods, "every pod fits");
+    pods as f64 / secs
+}
+
+#[test]
+#[ignore]
+fn throughput_topology_spreading_and_anti_affinity() {
+    let spread = throughput(5000, 5000, &|k| {
+        let mut p = apod(&format!("p{k}"), "default", json!({"app": "spread"}), None, json!({}));
+        p["spec"]["topologySpreadConstraints"] = json!([{
+            "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "spread"}}}]);
+        p
+    });
+    println!("TopologySpreading 5000 nodes / 5000 pods: {spread:.0} pods/s");
+    let anti = throughput(5000, 2000, &|k| {
+        apod(
+            &format!("p{k}"),
+            "default",
+            json!({"color": "green"}),
+            None,
+            json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                term("color", "green", "kubernetes.io/hostname")]}}),
+        )
+    });
+    println!("PodAntiAffinity 5000 nodes / 2000 pods: {anti:.0} pods/s");
+}
