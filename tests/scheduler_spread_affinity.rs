@@ -776,7 +776,9 @@ fn random_clusters_match_a_naive_recomputation() {
 fn throughput(nodes: usize, pods: usize, make_pod: &dyn Fn(usize) -> Value) -> f64 {
     use kubesim::scheduler::cycle;
     let config = SchedulerConfig::default_config();
-    let profile = config.profile("default-scheduler").expect("default profile");
+    let profile = config
+        .profile("default-scheduler")
+        .expect("default profile");
     let mut snapshot = Snapshot::default();
     for i in 0..nodes {
         snapshot.upsert_node(node_obj(&json!({"name": format!("node-{i}"), "labels": {
@@ -816,7 +818,10 @@ fn throughput(nodes: usize, pods: usize, make_pod: &dyn Fn(usize) -> Value) -> f
         if let Object::Pod(p) = &mut bound {
             p.spec.node_name = chosen.clone();
         }
-        snapshot.add_pod(Arc::new(PodInfo::new(Arc::new(bound)).expect("pod")), &chosen);
+        snapshot.add_pod(
+            Arc::new(PodInfo::new(Arc::new(bound)).expect("pod")),
+            &chosen,
+        );
         scheduled += 1;
     }
     let secs = start.elapsed().as_secs_f64();
@@ -828,7 +833,13 @@ fn throughput(nodes: usize, pods: usize, make_pod: &dyn Fn(usize) -> Value) -> f
 #[ignore]
 fn throughput_topology_spreading_and_anti_affinity() {
     let spread = throughput(5000, 5000, &|k| {
-        let mut p = apod(&format!("p{k}"), "default", json!({"app": "spread"}), None, json!({}));
+        let mut p = apod(
+            &format!("p{k}"),
+            "default",
+            json!({"app": "spread"}),
+            None,
+            json!({}),
+        );
         p["spec"]["topologySpreadConstraints"] = json!([{
             "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
             "whenUnsatisfiable": "DoNotSchedule",

@@ -368,6 +368,10 @@ pub struct Snapshot {
     images: HashMap<String, (i64, usize)>,
     /// Services, controllers and Namespaces some plugins read (see [`Listers`]).
     pub listers: Listers,
+    /// Cached pods with pod (anti-)affinity, and with required anti-affinity terms
+    /// (InterPodAffinity skips its node scans when there are none).
+    with_affinity: usize,
+    with_required_anti_affinity: usize,
 }
 
 impl Snapshot {
@@ -399,6 +403,32 @@ impl Snapshot {
     /// (size, number of nodes having it) for a normalized image name.
     pub fn image(&self, name: &str) -> Option<(i64, usize)> {
         self.images.get(name).copied()
+    }
+
+    /// Number of cached pods with pod affinity or anti-affinity in their spec.
+    pub fn pods_with_affinity(&self) -> usize {
+        self.with_affinity
+    }
+
+    /// Number of cached pods with required anti-affinity terms.
+    pub fn pods_with_required_anti_affinity(&self) -> usize {
+        self.with_required_anti_affinity
+    }
+
+    fn count_affinity(&mut self, info: &PodInfo, add: bool) {
+        let step = |n: &mut usize| {
+            *n = if add {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            }
+        };
+        if info.affinity.has_pod_affinity {
+            step(&mut self.with_affinity);
+        }
+        if !info.affinity.required_anti_affinity.is_empty() {
+            step(&mut self.with_required_anti_affinity);
+        }
     }
 
     pub fn contains_pod(&self, key: &ObjectKey) -> bool {
@@ -514,12 +544,17 @@ impl Snapshot {
         self.remove_pod(&info.key);
         let i = self.slot(node_name);
         self.pod_node.insert(info.key.clone(), i);
+        self.count_affinity(&info, true);
         self.infos[i].add_pod(info);
     }
 
     pub fn remove_pod(&mut self, key: &ObjectKey) -> Option<Arc<PodInfo>> {
         let i = self.pod_node.remove(key)?;
-        self.infos[i].remove_pod(key)
+        let removed = self.infos[i].remove_pod(key);
+        if let Some(info) = &removed {
+            self.count_affinity(info, false);
+        }
+        removed
     }
 }
 

@@ -113,13 +113,19 @@ fn matches_all(terms: &[AffinityTerm], pod: &Pod) -> bool {
 }
 
 fn add(counts: &mut TopologyCounts, node: &NodeInfo, key: &str, value: i64) {
-    if let Some(v) = node.labels().get(key) {
-        *counts
-            .entry(key.to_string())
-            .or_default()
-            .entry(v.clone())
-            .or_insert(0) += value;
+    let Some(v) = node.labels().get(key) else {
+        return;
+    };
+    // Look up before inserting: no allocation once the pair exists.
+    if let Some(n) = counts.get_mut(key).and_then(|m| m.get_mut(v.as_str())) {
+        *n += value;
+        return;
     }
+    *counts
+        .entry(key.to_string())
+        .or_default()
+        .entry(v.clone())
+        .or_insert(0) += value;
 }
 
 struct PreFilterState {
@@ -194,10 +200,18 @@ fn process_term(
     if term.matches(pod, ns_labels)
         && let Some(v) = node.labels().get(&term.topology_key)
     {
+        let delta = i64::from(weight) * multiplier;
+        if let Some(n) = m
+            .get_mut(term.topology_key.as_str())
+            .and_then(|x| x.get_mut(v.as_str()))
+        {
+            *n += delta;
+            return;
+        }
         *m.entry(term.topology_key.clone())
             .or_default()
             .entry(v.clone())
-            .or_insert(0) += i64::from(weight) * multiplier;
+            .or_insert(0) += delta;
     }
 }
 
@@ -262,7 +276,8 @@ impl Plugin for InterPodAffinity {
         let ns_labels = namespace_labels(listers, &pod.metadata.namespace);
 
         let mut existing_anti = TopologyCounts::new();
-        for node in cx.snapshot.nodes() {
+        let any_anti = cx.snapshot.pods_with_required_anti_affinity() > 0;
+        for node in cx.snapshot.nodes().filter(|_| any_anti) {
             for existing in &node.pods_with_required_anti_affinity {
                 for t in &existing.affinity.required_anti_affinity {
                     if t.matches(pod, &ns_labels) {
@@ -360,6 +375,9 @@ impl Plugin for InterPodAffinity {
         let ns_labels = namespace_labels(listers, &pod.metadata.namespace);
         let mut score = ScoreMap::new();
         let mut any = false;
+        if !has_constraints && cx.snapshot.pods_with_affinity() == 0 {
+            return Status::skip();
+        }
         for node in cx.snapshot.nodes() {
             let pods = if has_constraints {
                 &node.pods

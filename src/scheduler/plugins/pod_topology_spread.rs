@@ -153,9 +153,11 @@ pub struct Constraint {
 }
 
 impl Constraint {
-    /// `matchNodeInclusionPolicies`.
-    fn includes_node(&self, pod: &Pod, node: &NodeInfo) -> bool {
-        if self.node_affinity_policy == NodeInclusionPolicy::Honor
+    /// `matchNodeInclusionPolicies`. `node_affinity` is false when the pod has neither a
+    /// nodeSelector nor a required node affinity (every node matches: no need to check).
+    fn includes_node(&self, pod: &Pod, node: &NodeInfo, node_affinity: bool) -> bool {
+        if node_affinity
+            && self.node_affinity_policy == NodeInclusionPolicy::Honor
             && !required_node_affinity_matches(pod, node.node())
         {
             return false;
@@ -248,6 +250,30 @@ impl PodTopologySpread {
     }
 }
 
+/// Whether the pod has a nodeSelector or a required node affinity.
+fn has_required_node_affinity(pod: &Pod) -> bool {
+    !pod.spec.node_selector.is_empty()
+        || pod
+            .spec
+            .affinity
+            .as_ref()
+            .and_then(|a| a.node_affinity.as_ref())
+            .is_some_and(|na| {
+                na.required_during_scheduling_ignored_during_execution
+                    .is_some()
+            })
+}
+
+/// Adds `n` to `value`'s count, allocating the key only for a new value.
+fn bump(counts: &mut HashMap<String, i64>, value: &str, n: i64) {
+    match counts.get_mut(value) {
+        Some(x) => *x += n,
+        None => {
+            counts.insert(value.to_string(), n);
+        }
+    }
+}
+
 /// `nodeLabelsMatchSpreadConstraints`: the node has every constraint's key.
 fn has_all_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
     let labels = node.labels();
@@ -258,7 +284,7 @@ fn has_all_keys(node: &NodeInfo, constraints: &[Constraint]) -> bool {
 
 /// `countPodsMatchSelector`: non-terminating pods in `ns` matching `selector`.
 pub fn count_matching(node: &NodeInfo, selector: &Selector, ns: &str) -> i64 {
-    if selector.is_nothing() {
+    if selector.is_nothing() || node.pods.is_empty() {
         return 0;
     }
     node.pods
@@ -374,6 +400,7 @@ impl Plugin for PodTopologySpread {
             return Status::skip();
         }
         let ns = pod.metadata.namespace.as_str();
+        let node_affinity = has_required_node_affinity(pod);
         let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
         for node in cx.snapshot.nodes() {
             if !has_all_keys(node, &constraints) {
@@ -381,12 +408,14 @@ impl Plugin for PodTopologySpread {
             }
             let labels = node.labels();
             for (i, c) in constraints.iter().enumerate() {
-                if !c.includes_node(pod, node) {
+                if !c.includes_node(pod, node, node_affinity) {
                     continue;
                 }
-                let value = labels.get(&c.topology_key).cloned().unwrap_or_default();
-                let n = count_matching(node, &c.selector, ns);
-                *counts[i].entry(value).or_insert(0) += n;
+                let value = labels
+                    .get(&c.topology_key)
+                    .map(String::as_str)
+                    .unwrap_or("");
+                bump(&mut counts[i], value, count_matching(node, &c.selector, ns));
             }
         }
         let min = counts
@@ -467,8 +496,11 @@ impl Plugin for PodTopologySpread {
                 if c.topology_key == LABEL_HOSTNAME {
                     continue;
                 }
-                let value = labels.get(&c.topology_key).cloned().unwrap_or_default();
-                counts[i].entry(value).or_insert(0);
+                let value = labels
+                    .get(&c.topology_key)
+                    .map(String::as_str)
+                    .unwrap_or("");
+                bump(&mut counts[i], value, 0);
             }
         }
         let weights = constraints
@@ -484,13 +516,14 @@ impl Plugin for PodTopologySpread {
             })
             .collect();
         let ns = pod.metadata.namespace.as_str();
+        let node_affinity = has_required_node_affinity(pod);
         for node in cx.snapshot.nodes() {
             if require_all && !has_all_keys(node, &constraints) {
                 continue;
             }
             let labels = node.labels();
             for (i, c) in constraints.iter().enumerate() {
-                if !c.includes_node(pod, node) {
+                if !c.includes_node(pod, node, node_affinity) {
                     continue;
                 }
                 let value = labels
