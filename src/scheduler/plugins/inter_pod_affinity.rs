@@ -450,11 +450,15 @@ impl Plugin for InterPodAffinity {
             return 0;
         };
         let labels = node.labels();
-        // A sum: the map's iteration order cannot change it.
-        s.topology_score
+        // An exact sum (i128 cannot overflow here), so the map's iteration order cannot
+        // change it.
+        let sum: i128 = s
+            .topology_score
             .iter()
             .filter_map(|(k, values)| labels.get(k).and_then(|v| values.get(v)))
-            .fold(0i64, |acc, n| acc.saturating_add(*n))
+            .map(|n| i128::from(*n))
+            .sum();
+        sum.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
 
     fn normalize(&self, _: &CycleContext<'_>, state: &CycleState, scores: &mut [i64]) {
