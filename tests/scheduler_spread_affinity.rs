@@ -847,6 +847,16 @@ fn throughput_topology_spreading_and_anti_affinity() {
         p
     });
     println!("TopologySpreading 5000 nodes / 5000 pods: {spread:.0} pods/s");
+    let plain = throughput(5000, 5000, &|k| {
+        apod(
+            &format!("p{k}"),
+            "default",
+            json!({"app": "plain"}),
+            None,
+            json!({}),
+        )
+    });
+    println!("baseline (no constraints) 5000 nodes / 5000 pods: {plain:.0} pods/s");
     let anti = throughput(5000, 2000, &|k| {
         apod(
             &format!("p{k}"),
