@@ -293,24 +293,6 @@ impl Scheduler {
     }
 }
 
-/// Kinds the scheduler keeps in [`listers::Listers`] (PodTopologySpread's default
-/// constraints, InterPodAffinity's namespaceSelector).
-const LISTER_KINDS: &[Kind] = &[
-    Kind::Service,
-    Kind::ReplicationController,
-    Kind::ReplicaSet,
-    Kind::StatefulSet,
-    Kind::Namespace,
-];
-
-impl Scheduler {
-    /// Keeps the listers current. No requeue: as upstream, these kinds are not events any
-    /// default plugin registers for.
-    fn on_lister_object(&mut self, event: &WatchEvent) {
-        self.snapshot.listers.apply(event);
-    }
-}
-
 /// The PostFilter message when preemption is configured. Preemption itself (victim
 /// selection) is not implemented yet; the message says which case applies.
 fn preemption_message(
@@ -415,5 +397,25 @@ impl Component for Scheduler {
             _ => {}
         }
         self.ensure_timers(ctx);
+    }
+}
+
+// Listers (PodTopologySpread, InterPodAffinity): watch index WATCH_LISTERS.
+
+/// Kinds the scheduler keeps in [`listers::Listers`] (PodTopologySpread's default
+/// constraints, InterPodAffinity's namespaceSelector).
+const LISTER_KINDS: &[Kind] = &[
+    Kind::Service,
+    Kind::ReplicationController,
+    Kind::ReplicaSet,
+    Kind::StatefulSet,
+    Kind::Namespace,
+];
+
+impl Scheduler {
+    /// Keeps the listers current. No requeue: as upstream, these kinds are not events any
+    /// default plugin registers for.
+    fn on_lister_object(&mut self, event: &WatchEvent) {
+        self.snapshot.listers.apply(event);
     }
 }
