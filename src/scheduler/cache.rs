@@ -13,9 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::api::objects::node::Node;
-use crate::api::objects::pod::{Pod, Protocol};
+use crate::api::objects::pod::{Pod, PodAffinity, PodAffinityTerm, Protocol};
 use crate::api::objects::{Object, ObjectKey};
 use crate::api::resources::{Resources, pod_non_zero_requests, pod_requests};
+use crate::api::selector::{
+    LabelSelectorRequirement, Selector, SelectorOperator, selector_from_option,
+};
+
+use super::listers::Listers;
 
 /// A pod as the scheduler sees it, with the derived values plugins need precomputed.
 #[derive(Debug)]
@@ -28,6 +33,8 @@ pub struct PodInfo {
     /// Requests with the 100m / 200Mi defaults for missing container requests.
     pub non_zero: Resources,
     pub host_ports: Vec<HostPort>,
+    /// Parsed inter-pod (anti-)affinity terms (InterPodAffinity).
+    pub affinity: PodAffinityInfo,
 }
 
 /// A `hostPort` a container binds (`util.GetHostPorts`).
@@ -70,6 +77,7 @@ impl PodInfo {
             requests: pod_requests(&p.spec),
             non_zero: pod_non_zero_requests(&p.spec),
             host_ports,
+            affinity: PodAffinityInfo::new(p),
             pod: obj.clone(),
         })
     }
@@ -100,6 +108,10 @@ pub struct NodeInfo {
     pub taints: Vec<crate::api::objects::node::Taint>,
     /// Normalized names of the images on the node, sorted.
     pub images: Vec<String>,
+    /// Pods here with pod affinity or anti-affinity in their spec (`PodsWithAffinity`).
+    pub pods_with_affinity: Vec<Arc<PodInfo>>,
+    /// Pods here with required anti-affinity terms (`PodsWithRequiredAntiAffinity`).
+    pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
 }
 
 impl NodeInfo {
@@ -115,6 +127,8 @@ impl NodeInfo {
             unschedulable: false,
             taints: Vec::new(),
             images: Vec::new(),
+            pods_with_affinity: Vec::new(),
+            pods_with_required_anti_affinity: Vec::new(),
         }
     }
 
@@ -134,6 +148,12 @@ impl NodeInfo {
         self.requested.add(&pod.requests);
         self.non_zero_requested.add(&pod.non_zero);
         self.used_ports.extend(pod.host_ports.iter().cloned());
+        if pod.affinity.has_pod_affinity {
+            self.pods_with_affinity.push(pod.clone());
+        }
+        if !pod.affinity.required_anti_affinity.is_empty() {
+            self.pods_with_required_anti_affinity.push(pod.clone());
+        }
         self.pods.push(pod);
     }
 
@@ -148,6 +168,9 @@ impl NodeInfo {
                 self.used_ports.remove(j);
             }
         }
+        self.pods_with_affinity.retain(|p| &p.key != key);
+        self.pods_with_required_anti_affinity
+            .retain(|p| &p.key != key);
         Some(pod)
     }
 }
@@ -187,6 +210,157 @@ pub fn normalized_image_name(name: &str) -> String {
     }
 }
 
+/// A parsed `PodAffinityTerm` (upstream `framework.AffinityTerm`).
+#[derive(Clone, Debug)]
+pub struct AffinityTerm {
+    /// Namespaces named by the term; the pod's own when neither `namespaces` nor
+    /// `namespaceSelector` is set.
+    pub namespaces: Vec<String>,
+    pub selector: Selector,
+    pub topology_key: String,
+    /// `namespaceSelector` (nil: nothing; `{}`: every namespace).
+    pub namespace_selector: Selector,
+}
+
+impl AffinityTerm {
+    /// `AffinityTerm.Matches`: the pod is in one of the namespaces, or its namespace's labels
+    /// match the namespace selector, and its labels match the selector.
+    pub fn matches(&self, pod: &Pod, ns_labels: &BTreeMap<String, String>) -> bool {
+        (self.namespaces.contains(&pod.metadata.namespace)
+            || self.namespace_selector.matches(ns_labels))
+            && self.selector.matches(&pod.metadata.labels)
+    }
+
+    /// `newAffinityTerm`. `matchLabelKeys`/`mismatchLabelKeys` are merged into the label
+    /// selector as `key in (value)` / `key notin (value)` for the keys the pod has, as the
+    /// API server does on pod creation (`pkg/registry/core/pod/strategy.go`); a nil
+    /// selector stays nil.
+    fn parse(pod: &Pod, term: &PodAffinityTerm) -> Result<AffinityTerm, String> {
+        let selector = match &term.label_selector {
+            None => Selector::nothing(),
+            Some(ls) => {
+                let mut ls = ls.clone();
+                let labels = &pod.metadata.labels;
+                for (keys, op) in [
+                    (&term.match_label_keys, SelectorOperator::In),
+                    (&term.mismatch_label_keys, SelectorOperator::NotIn),
+                ] {
+                    for k in keys {
+                        if let Some(v) = labels.get(k) {
+                            ls.match_expressions.push(LabelSelectorRequirement {
+                                key: k.clone(),
+                                operator: op,
+                                values: vec![v.clone()],
+                            });
+                        }
+                    }
+                }
+                ls.to_selector().map_err(|e| e.to_string())?
+            }
+        };
+        let namespace_selector =
+            selector_from_option(term.namespace_selector.as_ref()).map_err(|e| e.to_string())?;
+        let namespaces = if term.namespaces.is_empty() && term.namespace_selector.is_none() {
+            vec![pod.metadata.namespace.clone()]
+        } else {
+            term.namespaces.clone()
+        };
+        Ok(AffinityTerm {
+            namespaces,
+            selector,
+            topology_key: term.topology_key.clone(),
+            namespace_selector,
+        })
+    }
+}
+
+/// A parsed `WeightedPodAffinityTerm`.
+#[derive(Clone, Debug)]
+pub struct WeightedAffinityTerm {
+    pub term: AffinityTerm,
+    pub weight: i32,
+}
+
+/// A pod's parsed inter-pod affinity (upstream `PodInfo.Required*/Preferred*Terms`).
+/// As upstream's `getAffinityTerms`, a list with a term that does not parse is empty, and
+/// the error is kept in `parse_error`.
+#[derive(Clone, Debug, Default)]
+pub struct PodAffinityInfo {
+    /// The spec has `podAffinity` or `podAntiAffinity` (upstream `podWithAffinity`).
+    pub has_pod_affinity: bool,
+    pub required_affinity: Vec<AffinityTerm>,
+    pub required_anti_affinity: Vec<AffinityTerm>,
+    pub preferred_affinity: Vec<WeightedAffinityTerm>,
+    pub preferred_anti_affinity: Vec<WeightedAffinityTerm>,
+    pub parse_error: Option<String>,
+}
+
+impl PodAffinityInfo {
+    pub fn new(pod: &Pod) -> PodAffinityInfo {
+        let mut out = PodAffinityInfo::default();
+        let Some(a) = &pod.spec.affinity else {
+            return out;
+        };
+        out.has_pod_affinity = a.pod_affinity.is_some() || a.pod_anti_affinity.is_some();
+        let mut errors: Vec<String> = Vec::new();
+        let mut required = |pa: &Option<PodAffinity>, what: &str| -> Vec<AffinityTerm> {
+            let terms = pa
+                .as_ref()
+                .map(|p| {
+                    p.required_during_scheduling_ignored_during_execution
+                        .as_slice()
+                })
+                .unwrap_or(&[]);
+            match terms
+                .iter()
+                .map(|t| AffinityTerm::parse(pod, t))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(format!("{what}: {e}"));
+                    Vec::new()
+                }
+            }
+        };
+        out.required_affinity = required(&a.pod_affinity, "requiredAffinityTerms");
+        out.required_anti_affinity = required(&a.pod_anti_affinity, "requiredAntiAffinityTerms");
+        let mut preferred = |pa: &Option<PodAffinity>, what: &str| -> Vec<WeightedAffinityTerm> {
+            let terms = pa
+                .as_ref()
+                .map(|p| {
+                    p.preferred_during_scheduling_ignored_during_execution
+                        .as_slice()
+                })
+                .unwrap_or(&[]);
+            match terms
+                .iter()
+                .map(|t| {
+                    AffinityTerm::parse(pod, &t.pod_affinity_term).map(|term| {
+                        WeightedAffinityTerm {
+                            term,
+                            weight: t.weight,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(format!("{what}: {e}"));
+                    Vec::new()
+                }
+            }
+        };
+        out.preferred_affinity = preferred(&a.pod_affinity, "preferredAffinityTerms");
+        out.preferred_anti_affinity = preferred(&a.pod_anti_affinity, "preferredAntiAffinityTerms");
+        if !errors.is_empty() {
+            out.parse_error = Some(errors.join(", "));
+        }
+        out
+    }
+}
+
 /// The cache and the snapshot a cycle reads (the same structure: cycles are atomic events).
 #[derive(Default)]
 pub struct Snapshot {
@@ -200,6 +374,12 @@ pub struct Snapshot {
     pod_node: HashMap<ObjectKey, usize>,
     /// Normalized image name -> (size in bytes, number of nodes having it).
     images: HashMap<String, (i64, usize)>,
+    /// Services, controllers and Namespaces some plugins read (see [`Listers`]).
+    pub listers: Listers,
+    /// Cached pods with pod (anti-)affinity, and with required anti-affinity terms
+    /// (InterPodAffinity skips its node scans when there are none).
+    with_affinity: usize,
+    with_required_anti_affinity: usize,
 }
 
 impl Snapshot {
@@ -231,6 +411,32 @@ impl Snapshot {
     /// (size, number of nodes having it) for a normalized image name.
     pub fn image(&self, name: &str) -> Option<(i64, usize)> {
         self.images.get(name).copied()
+    }
+
+    /// Number of cached pods with pod affinity or anti-affinity in their spec.
+    pub fn pods_with_affinity(&self) -> usize {
+        self.with_affinity
+    }
+
+    /// Number of cached pods with required anti-affinity terms.
+    pub fn pods_with_required_anti_affinity(&self) -> usize {
+        self.with_required_anti_affinity
+    }
+
+    fn count_affinity(&mut self, info: &PodInfo, add: bool) {
+        let step = |n: &mut usize| {
+            *n = if add {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            }
+        };
+        if info.affinity.has_pod_affinity {
+            step(&mut self.with_affinity);
+        }
+        if !info.affinity.required_anti_affinity.is_empty() {
+            step(&mut self.with_required_anti_affinity);
+        }
     }
 
     pub fn contains_pod(&self, key: &ObjectKey) -> bool {
@@ -355,12 +561,17 @@ impl Snapshot {
         self.remove_pod(&info.key);
         let i = self.slot(node_name);
         self.pod_node.insert(info.key.clone(), i);
+        self.count_affinity(&info, true);
         self.infos[i].add_pod(info);
     }
 
     pub fn remove_pod(&mut self, key: &ObjectKey) -> Option<Arc<PodInfo>> {
         let i = self.pod_node.remove(key)?;
-        self.infos[i].remove_pod(key)
+        let removed = self.infos[i].remove_pod(key);
+        if let Some(info) = &removed {
+            self.count_affinity(info, false);
+        }
+        removed
     }
 }
 

@@ -77,6 +77,17 @@ impl Snapshot {
                 s.add_pod(Arc::new(info), &pod.spec.node_name);
             }
         }
+        for kind in [
+            Kind::Service,
+            Kind::ReplicationController,
+            Kind::ReplicaSet,
+            Kind::StatefulSet,
+            Kind::Namespace,
+        ] {
+            for o in store.list(kind) {
+                s.listers.upsert(o);
+            }
+        }
         s
     }
 }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod cycle;
 pub mod explain;
 pub mod framework;
+pub mod listers;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;
@@ -36,6 +37,8 @@ use framework::{CycleContext, CycleState};
 const WATCH_PODS: usize = 0;
 const WATCH_NODES: usize = 1;
 const WATCH_PDBS: usize = 2;
+/// Services, ReplicationControllers, ReplicaSets, StatefulSets and Namespaces (listers).
+const WATCH_LISTERS: usize = 3;
 const TIMER_CYCLE: u64 = 1;
 const TIMER_FLUSH: u64 = 2;
 /// Bind attempts before the pod goes back to the queue.
@@ -435,6 +438,7 @@ impl Component for Scheduler {
             WatchFilter::kinds(&[Kind::Pod]),
             WatchFilter::kinds(&[Kind::Node]),
             WatchFilter::kinds(&[Kind::PodDisruptionBudget]),
+            WatchFilter::kinds(LISTER_KINDS),
         ]
     }
 
@@ -450,6 +454,7 @@ impl Component for Scheduler {
                     self.pdbs.insert(key, event.object.clone());
                 }
             }
+            WATCH_LISTERS => self.on_lister_object(event),
             _ => {}
         }
         self.ensure_timers(ctx);
@@ -468,5 +473,25 @@ impl Component for Scheduler {
             _ => {}
         }
         self.ensure_timers(ctx);
+    }
+}
+
+// Listers (PodTopologySpread, InterPodAffinity): watch index WATCH_LISTERS.
+
+/// Kinds the scheduler keeps in [`listers::Listers`] (PodTopologySpread's default
+/// constraints, InterPodAffinity's namespaceSelector).
+const LISTER_KINDS: &[Kind] = &[
+    Kind::Service,
+    Kind::ReplicationController,
+    Kind::ReplicaSet,
+    Kind::StatefulSet,
+    Kind::Namespace,
+];
+
+impl Scheduler {
+    /// Keeps the listers current. No requeue: as upstream, these kinds are not events any
+    /// default plugin registers for.
+    fn on_lister_object(&mut self, event: &WatchEvent) {
+        self.snapshot.listers.apply(event);
     }
 }

@@ -6,11 +6,13 @@
 
 pub mod balanced_allocation;
 pub mod image_locality;
+pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
+pub mod pod_topology_spread;
 pub mod resource_allocation;
 pub mod taint_toleration;
 
@@ -97,7 +99,14 @@ pub fn build(
         ),
         "ImageLocality" => Box::new(image_locality::ImageLocality),
         n if BUILT_IN.contains(&n) || VOLUME_PLUGINS.contains(&n) => return Ok(None),
-        "PodTopologySpread" | "InterPodAffinity" => return Ok(None),
+        "PodTopologySpread" => Box::new(pod_topology_spread::PodTopologySpread::new(args(
+            name,
+            plugin_args,
+        )?)?),
+        "InterPodAffinity" => Box::new(inter_pod_affinity::InterPodAffinity::new(args(
+            name,
+            plugin_args,
+        )?)?),
         other => return Err(format!("unknown plugin {other:?}")),
     };
     Ok(Some(p))
