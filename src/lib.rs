@@ -4,10 +4,11 @@
 //! - [`sim`]: clock, event queue, random streams, engine (knows nothing of Kubernetes);
 //! - [`api`]: the API store, the object model, quantities, selectors, watches;
 //! - [`runtime`]: one simulated cluster: engine + store + watch delivery + components + outputs;
-//! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out.
+//! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
+//! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
+//! - [`setup`]: a checked scenario into a cluster with its objects and components.
 //!
 //! ```
-//! use kubesim::runtime::Cluster;
 //! use kubesim::scenario;
 //! use std::path::Path;
 //!
@@ -25,10 +26,7 @@
 //! "#;
 //! let no_files = |_: &Path| Err(std::io::Error::other("no includes here"));
 //! let s = scenario::load_str("tiny.yaml", text, Path::new("."), &no_files).unwrap();
-//! let mut cluster = Cluster::new(s.config.clone(), Box::new(Vec::new()), Box::new(Vec::new()));
-//! for o in &s.objects {
-//!     cluster.apply(o.object.clone()).unwrap();
-//! }
+//! let mut cluster = kubesim::setup::build(&s, Box::new(Vec::new()), Box::new(Vec::new())).unwrap();
 //! cluster.run().unwrap();
 //! assert_eq!(cluster.stats().nodes_ready, 2);
 //! ```
@@ -37,4 +35,6 @@ pub mod api;
 pub mod kubelet;
 pub mod runtime;
 pub mod scenario;
+pub mod scheduler;
+pub mod setup;
 pub mod sim;

@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
-use kubesim::runtime::Cluster;
 use kubesim::runtime::summary::Summary;
 use kubesim::scenario::{self, Scenario, ScenarioError};
 use kubesim::sim::{SimDuration, parse_duration};
@@ -41,11 +40,31 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Show how the scheduler evaluates one pod: every node's filter verdicts and scores.
+    Explain {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The pod, as NAMESPACE/NAME.
+        #[arg(long)]
+        pod: String,
+        /// Evaluate the cluster as it is at this sim time (default: right after loading).
+        #[arg(long, value_parser = parse_until)]
+        at: Option<SimDuration>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
 }
 
 fn parse_until(s: &str) -> Result<SimDuration, String> {
@@ -65,6 +84,12 @@ fn main() -> ExitCode {
             out,
         } => run(&scenario, seed, until, out),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Explain {
+            scenario,
+            pod,
+            at,
+            format,
+        } => explain(&scenario, &pod, at, format),
     };
     match result {
         Ok(code) => code,
@@ -207,27 +232,12 @@ fn simulate(
     metrics: fs::File,
     summary_out: fs::File,
 ) -> Result<(Summary, bool)> {
-    let mut cluster = Cluster::new(
-        scenario.config.clone(),
+    let mut cluster = kubesim::setup::build(
+        scenario,
         Box::new(BufWriter::new(events)),
         Box::new(BufWriter::new(metrics)),
-    );
-    let mut apply_errors = Vec::new();
-    for so in &scenario.objects {
-        if let Err(e) = cluster.apply(so.object.clone()) {
-            let mut d = so.origin.clone();
-            d.message = e.to_string();
-            apply_errors.push(d);
-        }
-    }
-    if !apply_errors.is_empty() {
-        let err = ScenarioError {
-            diagnostics: apply_errors,
-        };
-        anyhow::bail!("{err}");
-    }
-    kubesim::kubelet::register(&mut cluster, scenario.behaviors.clone())
-        .context("registering the kubelet")?;
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let stopped = cluster.run().err().map(|e| e.to_string());
     if let Some(reason) = &stopped {
         eprintln!("stopped: {reason}");
@@ -277,4 +287,54 @@ fn print_summary(s: &Summary, out: &Path) {
     }
     println!("  outputs: {}", out.display());
     println!("digest: {}", s.digest);
+}
+
+fn explain(path: &Path, pod: &str, at: Option<SimDuration>, format: Format) -> Result<ExitCode> {
+    use kubesim::api::{Kind, ObjectKey};
+    use kubesim::scheduler::cache::Snapshot;
+    use kubesim::scheduler::config::SchedulerConfig;
+    let mut scenario = match load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            report(&e);
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let Some((namespace, name)) = pod.split_once('/') else {
+        eprintln!("error: --pod {pod:?}: expected NAMESPACE/NAME");
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    };
+    let at = at.unwrap_or(SimDuration::ZERO);
+    scenario.config.duration = at;
+    scenario.config.sample_interval = at.max(SimDuration::from_secs(1));
+    let mut cluster = kubesim::setup::build(
+        &scenario,
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Err(e) = cluster.run() {
+        eprintln!("stopped: {e}");
+    }
+    let key = ObjectKey::new(Kind::Pod, namespace, name);
+    let Some(obj) = cluster.store().get(&key).cloned() else {
+        eprintln!("error: no pod {pod} at t={}", cluster.now());
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    };
+    let config =
+        SchedulerConfig::from_config(&scenario.scheduler).map_err(|e| anyhow::anyhow!(e))?;
+    let mut snapshot = Snapshot::from_store(cluster.store());
+    let mut rng = kubesim::sim::RngFactory::new(scenario.config.seed).stream("explain");
+    let e = match kubesim::scheduler::explain::explain(&config, &mut snapshot, &obj, &mut rng) {
+        Ok(e) => e,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+        Format::Table => print!("{}", kubesim::scheduler::explain::render_table(&e)),
+    }
+    Ok(ExitCode::SUCCESS)
 }

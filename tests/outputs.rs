@@ -74,20 +74,23 @@ fn summary_lists_counts_and_workloads() {
     assert_eq!(s["end_t_s"], "300");
     assert!(s["stopped"].is_null());
     assert_eq!(s["nodes"]["total"], 6);
-    assert_eq!(s["pods"]["Pending"], 2);
+    // The scheduler binds the two standalone pods and the kubelet runs them.
+    assert_eq!(s["pods"]["Pending"], 0);
+    assert_eq!(s["pods"]["Running"], 2);
     assert_eq!(s["objects"]["Namespace"], 5, "4 initial + shop");
     let web = &s["workloads"][0];
     assert_eq!(web["object"], "Deployment/shop/web");
     assert_eq!(web["desired"], 3);
-    assert_eq!(s["events"]["by_reason"]["Applied"], s["events"]["total"]);
+    // 13 objects applied, and the scheduler placed the two standalone pods.
+    assert_eq!(s["events"]["by_reason"]["Applied"], 13);
+    assert_eq!(s["events"]["by_reason"]["Scheduled"], 2);
 }
 
 #[test]
 fn a_scenario_over_its_object_limit_is_rejected_without_outputs() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("limited.yaml");
-    // 4 initial namespaces + 3 nodes > 5 objects. (The engine's event limits are exercised in
-    // src/sim/engine.rs: without components a run queues no engine events.)
+    // 4 initial namespaces + 3 nodes > 5 objects.
     std::fs::write(
         &scenario,
         "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {name: limited}\nspec:\n  limits: {maxObjects: 5}\n  cluster:\n    nodePools: [{name: p, count: 3}]\n",

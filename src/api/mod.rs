@@ -13,6 +13,7 @@ pub mod meta;
 pub mod objects;
 pub mod quantity;
 pub mod resources;
+pub mod scheduling;
 pub mod selector;
 pub mod store;
 pub mod validation;

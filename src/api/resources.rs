@@ -82,16 +82,45 @@ impl Resources {
     }
 }
 
+/// The scheduler's default CPU request for a container that sets none
+/// (`pkg/scheduler/util/pod_resources.go`): 100 millicores.
+pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
+/// The scheduler's default memory request for a container that sets none: 200 MiB.
+pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
+
 /// The resources a pod requests, as `PodRequests` computes them (see the module doc).
 pub fn pod_requests(spec: &PodSpec) -> Resources {
+    pod_requests_with(spec, false)
+}
+
+/// `PodRequests` with `NonMissingContainerRequests`: a container *missing* a cpu or memory
+/// request counts 100m / 200Mi (an explicit 0 stays 0). The scheduler's scoring uses this.
+pub fn pod_non_zero_requests(spec: &PodSpec) -> Resources {
+    pod_requests_with(spec, true)
+}
+
+fn container_requests(list: &ResourceList, non_zero: bool) -> Resources {
+    let mut r = Resources::from_list(list);
+    if non_zero {
+        if !list.contains_key(CPU) {
+            r.milli_cpu = DEFAULT_MILLI_CPU_REQUEST;
+        }
+        if !list.contains_key(MEMORY) {
+            r.memory = DEFAULT_MEMORY_REQUEST;
+        }
+    }
+    r
+}
+
+fn pod_requests_with(spec: &PodSpec, non_zero: bool) -> Resources {
     let mut reqs = Resources::default();
     for c in &spec.containers {
-        reqs.add(&Resources::from_list(&c.resources.requests));
+        reqs.add(&container_requests(&c.resources.requests, non_zero));
     }
     let mut restartable_init = Resources::default();
     let mut init_max = Resources::default();
     for c in &spec.init_containers {
-        let own = Resources::from_list(&c.resources.requests);
+        let own = container_requests(&c.resources.requests, non_zero);
         let effective = if c.restart_policy == Some(ContainerRestartPolicy::Always) {
             reqs.add(&own);
             restartable_init.add(&own);

@@ -94,6 +94,24 @@ impl Context<'_> {
         r
     }
 
+    /// A read-modify-write of the live object, as a patch is: `change` edits the current
+    /// version, which is written with its own resourceVersion (so it cannot conflict).
+    /// `change` returning false means "no change needed": nothing is written.
+    pub fn patch(
+        &mut self,
+        key: &ObjectKey,
+        change: impl FnOnce(&mut Object) -> bool,
+    ) -> Result<Option<Arc<Object>>, ApiError> {
+        let Some(current) = self.world.store.get(key).cloned() else {
+            return Err(ApiError::NotFound { key: key.clone() });
+        };
+        let mut next = (*current).clone();
+        if !change(&mut next) {
+            return Ok(None);
+        }
+        self.update(next).map(Some)
+    }
+
     /// Fires [`Component::on_timer`] with `token` after `delay`.
     pub fn set_timer(&mut self, delay: SimDuration, token: u64) -> EventId {
         self.engine.schedule_in(

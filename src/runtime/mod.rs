@@ -298,7 +298,15 @@ impl Cluster {
     /// (`0, interval, 2·interval, …`, and the end itself). On a limit error the cluster stays
     /// consistent, outputs hold everything up to it, and `run` may be called again.
     pub fn run(&mut self) -> Result<(), SimError> {
-        let end = SimTime::ZERO.saturating_add(self.config.duration);
+        self.run_until(SimTime::ZERO.saturating_add(self.config.duration))
+    }
+
+    /// Runs to `until` (at most the configured duration), sampling on the way; a later call
+    /// continues from there. Lets a caller act between phases (apply objects, inspect).
+    pub fn run_until(&mut self, until: SimTime) -> Result<(), SimError> {
+        let end = SimTime::ZERO
+            .saturating_add(self.config.duration)
+            .min(until);
         loop {
             let t = self.next_sample.min(end);
             self.step_to(t)?;

@@ -21,6 +21,7 @@ use crate::api::objects::{Kind, Object, ObjectKey};
 use crate::api::store::INITIAL_NAMESPACES;
 use crate::api::{defaults, validation};
 use crate::runtime::{RunConfig, WatchConfig};
+use crate::scheduler::config::{KubeSchedulerConfiguration, SchedulerConfig};
 use crate::sim::{Limits, SimTime};
 
 use diagnostics::Sink;
@@ -44,6 +45,8 @@ pub struct Scenario {
     pub warnings: Vec<String>,
     /// `spec.behaviors`, for the kubelet fleet.
     pub behaviors: Vec<crate::kubelet::behavior::Behavior>,
+    /// `spec.scheduler`, checked (it builds into a valid [`SchedulerConfig`]).
+    pub scheduler: KubeSchedulerConfiguration,
 }
 
 /// An object and where it came from.
@@ -202,7 +205,6 @@ impl Loader<'_, '_> {
         };
         let s = &parsed.spec;
         for (key, value) in [
-            ("scheduler", &s.scheduler),
             ("network", &s.network),
             ("traffic", &s.traffic),
             ("events", &s.events),
@@ -233,6 +235,8 @@ impl Loader<'_, '_> {
         }
 
         self.check_behaviors(&d, &s.behaviors);
+        let scheduler = self.scheduler_config(&d, s.scheduler.as_ref());
+
         let mut objects: Vec<SourcedObject> = Vec::new();
         for (i, pool) in s.cluster.node_pools.iter().enumerate() {
             self.node_pool(&d, i, pool, &mut objects);
@@ -285,6 +289,7 @@ impl Loader<'_, '_> {
             objects,
             warnings,
             behaviors: parsed.spec.behaviors,
+            scheduler: scheduler.unwrap_or_default(),
         })
     }
 
@@ -312,6 +317,28 @@ impl Loader<'_, '_> {
                 );
             }
         }
+    }
+
+    /// `spec.scheduler`: a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1).
+    fn scheduler_config(
+        &mut self,
+        d: &Doc<'_>,
+        value: Option<&serde_json::Value>,
+    ) -> Option<KubeSchedulerConfiguration> {
+        let value = value?;
+        let cfg: KubeSchedulerConfiguration = match serde_path_to_error::deserialize(value) {
+            Ok(c) => c,
+            Err(e) => {
+                let p = join("spec.scheduler", &serde_path(e.path()));
+                d.report(self.sink, &p, e.inner().to_string());
+                return None;
+            }
+        };
+        if let Err(msg) = SchedulerConfig::from_config(&cfg) {
+            d.report(self.sink, "spec.scheduler", msg);
+            return None;
+        }
+        Some(cfg)
     }
 
     /// apiVersion and kind first, so that a wrong file type gets a plain message rather than

@@ -50,9 +50,11 @@ pub struct ScenarioSpec {
     pub include: Vec<Include>,
     /// Container behaviours, matched to pods by selector or annotation.
     pub behaviors: Vec<crate::kubelet::behavior::Behavior>,
+    /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1); default: the default
+    /// profile.
+    pub scheduler: Option<serde_json::Value>,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
-    pub scheduler: Option<serde_json::Value>,
     pub network: Option<serde_json::Value>,
     pub traffic: Option<serde_json::Value>,
     pub events: Option<serde_json::Value>,

@@ -37,8 +37,11 @@ pub struct EventQueue<E> {
     current: VecDeque<Entry<E>>,
     /// `buckets[b - 1]` holds events whose time first differs from `last` in bit `b - 1`.
     buckets: Vec<Vec<Entry<E>>>,
-    /// The last popped time (the radix heap's reference point).
+    /// The radix heap's reference point: the minimum pending time once bucket 0 was last
+    /// refilled (peeks and cancelled entries can move it past the last popped time).
     last: u64,
+    /// The last popped time: pushes are clamped to it.
+    popped: u64,
     len: usize,
     next_seq: u64,
     cancelled: HashSet<u64>,
@@ -66,6 +69,7 @@ impl<E> EventQueue<E> {
             current: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             last: 0,
+            popped: 0,
             len: 0,
             next_seq: 0,
             cancelled: HashSet::new(),
@@ -79,14 +83,35 @@ impl<E> EventQueue<E> {
         }
     }
 
-    /// Schedules `payload` at `time` (clamped to the last popped time). O(1).
+    /// Schedules `payload` at `time` (clamped to the last popped time). O(1), except after a
+    /// peek or a cancelled front entry moved the reference point past `time`: then the
+    /// pending entries are re-bucketed around `time` (O(n), rare).
     pub fn push(&mut self, time: SimTime, payload: E) -> EventId {
-        let time = time.as_nanos().max(self.last);
+        let time = time.as_nanos().max(self.popped);
+        if time < self.last {
+            self.rebase(time);
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.place(Entry { time, seq, payload });
         self.len += 1;
         EventId(seq)
+    }
+
+    /// Lowers the reference point to `to` (≤ every pending time) and re-buckets everything.
+    /// Entries of equal time share a bucket in insertion order, and buckets are drained in
+    /// order, so FIFO among equal times is kept.
+    fn rebase(&mut self, to: u64) {
+        let mut all: Vec<Entry<E>> = self.current.drain(..).collect();
+        for b in &mut self.buckets {
+            all.append(b);
+        }
+        self.last = to;
+        // Stable sort by time keeps insertion order among equal times.
+        all.sort_by_key(|e| (e.time, e.seq));
+        for e in all {
+            self.place(e);
+        }
     }
 
     /// Makes bucket 0 non-empty if any event is pending. Returns false when none is.
@@ -118,6 +143,7 @@ impl<E> EventQueue<E> {
             if !self.cancelled.is_empty() && self.cancelled.remove(&e.seq) {
                 continue;
             }
+            self.popped = e.time;
             return Some((SimTime::from_nanos(e.time), e.payload));
         }
     }
@@ -144,6 +170,7 @@ impl<E> EventQueue<E> {
         match self.current.pop_front() {
             Some(e) => {
                 self.len -= 1;
+                self.popped = e.time;
                 Some((SimTime::from_nanos(e.time), e.payload))
             }
             None => self.pop(),
@@ -200,6 +227,25 @@ mod tests {
     }
 
     #[test]
+    fn a_push_earlier_than_a_peeked_event_still_pops_first() {
+        // Regression (proptest seed 328089ac…): a peek or a cancelled front entry moved the
+        // reference point ahead, and later pushes were clamped to it.
+        let mut q = EventQueue::new();
+        q.push(SimTime::from_nanos(100), "late");
+        assert_eq!(q.peek_time(), Some(SimTime::from_nanos(100)));
+        q.push(SimTime::from_nanos(50), "early");
+        let c = q.push(SimTime::from_nanos(200), "cancelled");
+        q.push(SimTime::from_nanos(50), "early-2");
+        assert_eq!(q.pop(), Some((SimTime::from_nanos(50), "early")));
+        assert_eq!(q.pop(), Some((SimTime::from_nanos(50), "early-2")));
+        q.cancel(c);
+        assert_eq!(q.pop(), Some((SimTime::from_nanos(100), "late")));
+        assert_eq!(q.pop(), None);
+        q.push(SimTime::from_nanos(120), "after");
+        assert_eq!(q.pop(), Some((SimTime::from_nanos(120), "after")));
+    }
+
+    #[test]
     fn pushes_before_the_last_pop_are_clamped_to_it() {
         let mut q = EventQueue::new();
         q.push(SimTime::from_nanos(10), 1);
@@ -213,6 +259,7 @@ mod tests {
     enum Op {
         Push(u64),
         Pop,
+        Peek,
         Cancel(usize),
     }
 
@@ -221,6 +268,7 @@ mod tests {
             4 => (0u64..1 << 20).prop_map(Op::Push),
             1 => (0u64..4).prop_map(|t| Op::Push(t * (1 << 40))),
             3 => Just(Op::Pop),
+            1 => Just(Op::Peek),
             1 => (0usize..500).prop_map(Op::Cancel),
         ]
     }
@@ -245,6 +293,10 @@ mod tests {
                         let got = q.pop().map(|(t, p)| (t.as_nanos(), p));
                         prop_assert_eq!(got, expected);
                         if let Some((t, _)) = got { last = t; }
+                    }
+                    Op::Peek => {
+                        let expected = model.iter().min().map(|&(t, _)| t);
+                        prop_assert_eq!(q.peek_time().map(|t| t.as_nanos()), expected);
                     }
                     Op::Cancel(i) => {
                         if let Some(id) = ids.get(i) {

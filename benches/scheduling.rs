@@ -1,0 +1,146 @@
+//! The kube-scheduler's own benchmark shapes (`test/integration/scheduler_perf`), read from
+//! `../shared/realdata/k8s-scheduler-perf/` (or `$KUBESIM_REALDATA/k8s-scheduler-perf/`):
+//! nodes from `templates/node-default.yaml`, pods from the workload's templates.
+//!
+//! Each sample builds the cluster (nodes, then the initial pods, scheduled) untimed, then
+//! times creating and scheduling the measured pods. Throughput = measured pods per wall
+//! second (scheduling decisions per second).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kubesim::api::objects::{Kind, Object};
+use kubesim::runtime::{Cluster, RunConfig};
+use kubesim::sim::{SimDuration, SimTime};
+
+struct Workload {
+    name: &'static str,
+    nodes: usize,
+    /// Zone label values spread round-robin over nodes (labelNodePrepareStrategy).
+    zones: &'static [&'static str],
+    init_pods: usize,
+    init_template: &'static str,
+    measure_pods: usize,
+    measure_template: &'static str,
+}
+
+const WORKLOADS: &[Workload] = &[Workload {
+    name: "SchedulingBasic/5000Nodes_10000Pods",
+    nodes: 5000,
+    zones: &[],
+    init_pods: 1000,
+    init_template: "pod-default.yaml",
+    measure_pods: 10000,
+    measure_template: "pod-default.yaml",
+}];
+
+fn templates() -> Option<PathBuf> {
+    let dir = std::env::var_os("KUBESIM_REALDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/realdata"))
+        .join("k8s-scheduler-perf/templates");
+    dir.is_dir().then_some(dir)
+}
+
+fn template(dir: &std::path::Path, file: &str, kind: Kind) -> Object {
+    let text = std::fs::read_to_string(dir.join(file)).expect("template readable");
+    let doc = kubesim::scenario::yaml::parse_documents(&text)
+        .expect("template parses")
+        .remove(0);
+    Object::from_json(kind, doc.value).expect("template decodes")
+}
+
+/// Builds the cluster with nodes and initial pods scheduled; returns it and the measured pod
+/// template.
+fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
+    let config = RunConfig {
+        duration: SimDuration::from_secs(7200),
+        sample_interval: SimDuration::from_secs(3600),
+        ..RunConfig::default()
+    };
+    let mut cluster = kubesim::setup::build(
+        &kubesim::scenario::Scenario {
+            name: w.name.into(),
+            description: String::new(),
+            config,
+            objects: Vec::new(),
+            warnings: Vec::new(),
+            scheduler: Default::default(),
+            behaviors: Vec::new(),
+        },
+        Box::new(std::io::sink()),
+        Box::new(std::io::sink()),
+    )
+    .expect("empty scenario builds");
+    let node = template(dir, "node-default.yaml", Kind::Node);
+    for i in 0..w.nodes {
+        let mut n = node.clone();
+        if !w.zones.is_empty() {
+            n.meta_mut().labels.insert(
+                "topology.kubernetes.io/zone".into(),
+                w.zones[i % w.zones.len()].into(),
+            );
+        }
+        cluster.apply(n).expect("node created");
+    }
+    let init = template(dir, w.init_template, Kind::Pod);
+    for _ in 0..w.init_pods {
+        cluster.apply(init.clone()).expect("pod created");
+    }
+    cluster
+        .run_until(SimTime::from_nanos(3_600_000_000_000))
+        .expect("within limits");
+    (cluster, template(dir, w.measure_template, Kind::Pod))
+}
+
+fn measure(w: &Workload, dir: &std::path::Path) -> Duration {
+    let (mut cluster, pod) = prepare(w, dir);
+    let before = cluster
+        .recorder()
+        .by_reason()
+        .get("Scheduled")
+        .copied()
+        .unwrap_or(0);
+    #[allow(clippy::disallowed_methods)] // Benchmarks measure wall time.
+    let start = Instant::now();
+    for _ in 0..w.measure_pods {
+        cluster.apply(pod.clone()).expect("pod created");
+    }
+    cluster.run().expect("within limits");
+    let elapsed = start.elapsed();
+    let scheduled = cluster
+        .recorder()
+        .by_reason()
+        .get("Scheduled")
+        .copied()
+        .unwrap_or(0)
+        - before;
+    assert_eq!(
+        scheduled as usize, w.measure_pods,
+        "{}: every measured pod is scheduled",
+        w.name
+    );
+    elapsed
+}
+
+fn scheduling(c: &mut Criterion) {
+    let Some(dir) = templates() else {
+        eprintln!(
+            "skipping scheduling benchmarks: k8s-scheduler-perf templates not found (set KUBESIM_REALDATA)"
+        );
+        return;
+    };
+    let mut g = c.benchmark_group("scheduler_perf");
+    g.sample_size(10);
+    for w in WORKLOADS {
+        g.throughput(Throughput::Elements(w.measure_pods as u64));
+        g.bench_function(w.name, |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| measure(w, &dir)).sum())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, scheduling);
+criterion_main!(benches);

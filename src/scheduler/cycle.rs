@@ -1,0 +1,258 @@
+//! One scheduling cycle for one pod: PreFilter, Filter (from a rotating start, stopping at
+//! `numFeasibleNodesToFind`), PreScore, Score, NormalizeScore, and host selection.
+//!
+//! Source: `pkg/scheduler/schedule_one.go`. Filters run sequentially (upstream uses 16
+//! workers, which makes the exact feasible set slightly nondeterministic; kubesim counts the
+//! processed nodes up to and including the k-th feasible one, as a sequential scan would).
+
+use rand::RngExt;
+
+use crate::sim::RngStream;
+
+use super::cache::NodeInfo;
+use super::config::Profile;
+use super::framework::{Code, CycleContext, CycleState, MAX_NODE_SCORE, Status};
+
+/// `numFeasibleNodesToFind`: all nodes below 100; otherwise `percentage` of them (adaptive
+/// `max(50 − N/125, 5)`% when 0), at least 100.
+pub fn num_feasible_nodes_to_find(percentage: i32, num_all: usize) -> usize {
+    const MIN_FEASIBLE: usize = 100;
+    if num_all < MIN_FEASIBLE {
+        return num_all;
+    }
+    let mut p = i64::from(percentage);
+    if p == 0 {
+        p = (50 - num_all as i64 / 125).max(5);
+    }
+    let k = (num_all as i64 * p / 100) as usize;
+    k.max(MIN_FEASIBLE)
+}
+
+/// One plugin's Filter verdict on one node (for explain).
+#[derive(Clone, Debug)]
+pub struct FilterVerdict {
+    pub plugin: &'static str,
+    pub status: Status,
+}
+
+/// One plugin's score on one node (for explain).
+#[derive(Clone, Debug)]
+pub struct ScoreRow {
+    pub plugin: &'static str,
+    pub raw: i64,
+    pub normalized: i64,
+    pub weight: i64,
+}
+
+/// Runs PreFilter. `Err` carries the rejecting status (every node gets it).
+pub fn pre_filter(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    state: &mut CycleState,
+) -> Result<(), Status> {
+    for &i in &profile.pre_filter {
+        let p = &profile.plugins[i];
+        let mut s = p.pre_filter(cx, state);
+        if s.is_skip() {
+            if !state.skip_filter.contains(&i) {
+                state.skip_filter.push(i);
+            }
+            continue;
+        }
+        if !s.is_success() {
+            s.plugin = p.name();
+            return Err(s);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the Filter plugins on one node; stops at the first failure unless `all` (explain
+/// lists every plugin that ran, and runs to the first failure too, as upstream).
+pub fn filter_node(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    state: &CycleState,
+    node: &NodeInfo,
+    mut verdicts: Option<&mut Vec<FilterVerdict>>,
+) -> Status {
+    for &i in &profile.filter {
+        if state.skip_filter.contains(&i) {
+            continue;
+        }
+        let p = &profile.plugins[i];
+        let mut s = p.filter(cx, state, node);
+        s.plugin = p.name();
+        if let Some(v) = verdicts.as_deref_mut() {
+            v.push(FilterVerdict {
+                plugin: p.name(),
+                status: s.clone(),
+            });
+        }
+        if !s.is_success() {
+            return s;
+        }
+    }
+    Status::success()
+}
+
+/// The outcome of the filtering phase.
+pub struct Feasibility {
+    /// Feasible nodes, as indexes in scheduling order.
+    pub feasible: Vec<usize>,
+    /// Failed nodes with their statuses, as indexes in scheduling order.
+    pub failed: Vec<(usize, Status)>,
+}
+
+/// Filters from `start`, wrapping around, until `to_find` feasible nodes are found.
+pub fn find_feasible(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    state: &CycleState,
+    start: usize,
+    to_find: usize,
+) -> Feasibility {
+    let n = cx.snapshot.len();
+    let mut out = Feasibility {
+        feasible: Vec::new(),
+        failed: Vec::new(),
+    };
+    for k in 0..n {
+        if out.feasible.len() >= to_find {
+            break;
+        }
+        let i = (start + k) % n;
+        let s = filter_node(profile, cx, state, cx.snapshot.at(i), None);
+        if s.is_success() {
+            out.feasible.push(i);
+        } else {
+            out.failed.push((i, s));
+        }
+    }
+    out
+}
+
+/// Scores: per node (same order as `nodes`) the total and, when `rows`, each plugin's row.
+pub fn prioritize(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    state: &mut CycleState,
+    nodes: &[&NodeInfo],
+    rows: bool,
+) -> (Vec<i64>, Vec<Vec<ScoreRow>>) {
+    for &i in &profile.pre_score {
+        let p = &profile.plugins[i];
+        let s = p.pre_score(cx, state, nodes);
+        if s.is_skip() && !state.skip_score.contains(&i) {
+            state.skip_score.push(i);
+        }
+    }
+    let mut totals = vec![0i64; nodes.len()];
+    let mut table: Vec<Vec<ScoreRow>> = if rows {
+        vec![Vec::new(); nodes.len()]
+    } else {
+        Vec::new()
+    };
+    for &(i, weight) in &profile.score {
+        if state.skip_score.contains(&i) {
+            continue;
+        }
+        let p = &profile.plugins[i];
+        let raw: Vec<i64> = nodes.iter().map(|n| p.score(cx, state, n)).collect();
+        let mut norm = raw.clone();
+        p.normalize(cx, state, &mut norm);
+        for (k, s) in norm.iter().enumerate() {
+            let s = (*s).clamp(0, MAX_NODE_SCORE);
+            totals[k] += s * weight;
+            if rows {
+                table[k].push(ScoreRow {
+                    plugin: p.name(),
+                    raw: raw[k],
+                    normalized: s,
+                    weight,
+                });
+            }
+        }
+    }
+    (totals, table)
+}
+
+/// Uniformly random among the nodes with the highest total (upstream's reservoir sampling
+/// over ties), drawn from the scheduler's own stream. Returns an index into `totals`.
+pub fn select_host(totals: &[i64], rng: &mut RngStream) -> Option<usize> {
+    let max = *totals.iter().max()?;
+    let ties: Vec<usize> = (0..totals.len()).filter(|&i| totals[i] == max).collect();
+    if ties.len() == 1 {
+        return Some(ties[0]);
+    }
+    Some(ties[rng.random_range(0..ties.len())])
+}
+
+/// `FitError.Error()`: `0/N nodes are available: <count reason>, ... .` with reasons sorted
+/// as strings, then the PostFilter message.
+pub fn fit_error_message(
+    num_nodes: usize,
+    failed: &[(usize, Status)],
+    pre_filter: Option<&Status>,
+    post: &str,
+) -> String {
+    let mut msg = format!("0/{num_nodes} nodes are available:");
+    if let Some(s) = pre_filter {
+        msg.push_str(&format!(" {}.", s.reasons.join(", ")));
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (_, s) in failed {
+        for r in &s.reasons {
+            *counts.entry(r.as_str()).or_insert(0) += 1;
+        }
+    }
+    let mut reasons: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    reasons.sort();
+    if !reasons.is_empty() {
+        msg.push_str(&format!(" {}.", reasons.join(", ")));
+    }
+    if !post.is_empty() {
+        msg.push_str(&format!(" {post}."));
+    }
+    msg
+}
+
+/// Whether any failed node could become feasible through preemption.
+pub fn any_resolvable(failed: &[(usize, Status)]) -> bool {
+    failed.iter().any(|(_, s)| s.code == Code::Unschedulable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_feasible_nodes_matches_upstream_vectors() {
+        assert_eq!(num_feasible_nodes_to_find(0, 10), 10);
+        assert_eq!(num_feasible_nodes_to_find(0, 1000), 420);
+        assert_eq!(num_feasible_nodes_to_find(40, 1000), 400);
+        assert_eq!(num_feasible_nodes_to_find(0, 6000), 300);
+        assert_eq!(num_feasible_nodes_to_find(40, 6000), 2400);
+    }
+
+    #[test]
+    fn fit_errors_list_sorted_reason_counts() {
+        let failed = vec![
+            (0, Status::unschedulable("Insufficient cpu")),
+            (1, Status::unschedulable("Insufficient cpu")),
+            (
+                2,
+                Status::unresolvable("node(s) had untolerated taint {a: b}"),
+            ),
+        ];
+        assert_eq!(
+            fit_error_message(
+                3,
+                &failed,
+                None,
+                "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling"
+            ),
+            "0/3 nodes are available: 1 node(s) had untolerated taint {a: b}, 2 Insufficient cpu. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+        );
+    }
+}

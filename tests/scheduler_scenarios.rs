@@ -1,0 +1,157 @@
+//! Scheduling behaviour on whole scenarios: scenario in, events.jsonl out.
+
+mod common;
+
+use common::{run_yaml, stderr};
+
+const HEADER: &str =
+    "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {name: t}\nspec:\n  duration: 1m\n";
+
+fn events(run: &common::Run) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run.out.join("events.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn pods(prefix: &str, count: usize, cpu: &str, extra: &str) -> String {
+    (0..count)
+        .map(|i| {
+            format!(
+                "    - {{apiVersion: v1, kind: Pod, metadata: {{name: {prefix}-{i}, labels: {{app: {prefix}}}}}, spec: {{{extra}containers: [{{name: c, image: app:1, resources: {{requests: {{cpu: {cpu}, memory: 256Mi}}}}}}]}}}}\n"
+            )
+        })
+        .collect()
+}
+
+fn pool(count: usize, cpu: &str) -> String {
+    format!(
+        "  cluster:\n    nodePools:\n      - {{name: n, count: {count}, zones: [a, b, c], template: {{status: {{capacity: {{cpu: \"{cpu}\", memory: 32Gi, pods: \"110\"}}}}}}}}\n"
+    )
+}
+
+fn nodes_used(run: &common::Run) -> std::collections::BTreeSet<String> {
+    events(run)
+        .iter()
+        .filter(|e| e["reason"] == "Scheduled")
+        .map(|e| e["node"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn strategy(kind: &str) -> String {
+    format!(
+        "  scheduler:\n    apiVersion: kubescheduler.config.k8s.io/v1\n    kind: KubeSchedulerConfiguration\n    profiles:\n      - pluginConfig:\n          - name: NodeResourcesFit\n            args: {{scoringStrategy: {{type: {kind}}}}}\n"
+    )
+}
+
+#[test]
+fn most_allocated_packs_onto_fewer_nodes_than_least_allocated() {
+    let body = |kind: &str| {
+        format!(
+            "{HEADER}{}{}  objects:\n{}",
+            pool(10, "8"),
+            strategy(kind),
+            pods("w", 12, "1", "")
+        )
+    };
+    let most = run_yaml("most.yaml", &body("MostAllocated"));
+    assert_eq!(
+        most.output.status.code(),
+        Some(0),
+        "{}",
+        stderr(&most.output)
+    );
+    let least = run_yaml("least.yaml", &body("LeastAllocated"));
+    assert_eq!(
+        least.output.status.code(),
+        Some(0),
+        "{}",
+        stderr(&least.output)
+    );
+    let (m, l) = (nodes_used(&most), nodes_used(&least));
+    // 12 one-CPU pods: packing fills 8-CPU nodes (2 nodes); spreading uses all 10.
+    assert_eq!(m.len(), 2, "MostAllocated used {m:?}");
+    assert_eq!(l.len(), 10, "LeastAllocated used {l:?}");
+}
+
+#[test]
+fn failed_scheduling_messages_have_upstreams_shape() {
+    let body = format!(
+        "{HEADER}  cluster:\n    nodes:\n{}  objects:\n{}",
+        [("small-1", ""), ("small-2", ""), ("gpu", ", taints: [{key: dedicated, value: gpu, effect: NoSchedule}]")]
+            .iter()
+            .map(|(n, t)| format!("      - {{metadata: {{name: {n}}}, spec: {{unschedulable: false{t}}}, status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}\n"))
+            .collect::<String>(),
+        pods("big", 1, "3", "")
+    );
+    let run = run_yaml("fail.yaml", &body);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    let failed: Vec<_> = events(&run)
+        .into_iter()
+        .filter(|e| e["reason"] == "FailedScheduling")
+        .collect();
+    assert!(!failed.is_empty());
+    assert_eq!(failed[0]["type"], "Warning");
+    assert_eq!(failed[0]["object"], "Pod/default/big-0");
+    // Insufficient cpu on nodes too small is unresolvable (request above allocatable), so
+    // preemption cannot help anywhere.
+    assert_eq!(
+        failed[0]["message"],
+        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu. \
+         preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+    // The pod is retried after backoff / on flush, and fails the same way: bounded retries.
+    assert!(failed.len() < 10, "{} retries in a minute", failed.len());
+}
+
+#[test]
+fn preemption_picks_the_node_whose_victims_violate_no_pdb() {
+    let node = |n: &str| {
+        format!(
+            "      - {{metadata: {{name: {n}}}, status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}\n"
+        )
+    };
+    let low = |name: &str, app: &str, node: &str| {
+        format!(
+            "    - {{apiVersion: v1, kind: Pod, metadata: {{name: {name}, labels: {{app: {app}}}}}, spec: {{nodeName: {node}, priority: 10, containers: [{{name: c, image: app:1, resources: {{requests: {{cpu: \"1\"}}}}}}]}}}}\n"
+        )
+    };
+    let extra = concat!(
+        "    - {apiVersion: policy/v1, kind: PodDisruptionBudget, metadata: {name: guarded}, spec: {minAvailable: 2, selector: {matchLabels: {app: guarded}}}, status: {disruptionsAllowed: 0}}\n",
+        "    - {apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: {name: high}, value: 1000}\n",
+        "    - {apiVersion: v1, kind: Pod, metadata: {name: urgent}, spec: {priorityClassName: high, containers: [{name: c, image: app:1, resources: {requests: {cpu: \"2\"}}}]}}\n",
+    );
+    let body = format!(
+        "{HEADER}  cluster:\n    nodes:\n{}{}  objects:\n{}{}{}{}{extra}",
+        node("node-a"),
+        node("node-b"),
+        low("guarded-1", "guarded", "node-a"),
+        low("guarded-2", "guarded", "node-a"),
+        low("free-1", "free", "node-b"),
+        low("free-2", "free", "node-b"),
+    );
+    let run = run_yaml("preempt.yaml", &body);
+    assert_eq!(run.output.status.code(), Some(0), "{}", stderr(&run.output));
+    let evs = events(&run);
+    let preempted: Vec<(&str, &str)> = evs
+        .iter()
+        .filter(|e| e["reason"] == "Preempted")
+        .map(|e| (e["object"].as_str().unwrap(), e["node"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        preempted,
+        [
+            ("Pod/default/free-1", "node-b"),
+            ("Pod/default/free-2", "node-b")
+        ],
+        "{evs:#?}"
+    );
+    let first_failure = evs
+        .iter()
+        .find(|e| e["reason"] == "FailedScheduling")
+        .unwrap();
+    assert_eq!(
+        first_failure["message"],
+        "0/2 nodes are available: 2 Insufficient cpu."
+    );
+}
