@@ -7,12 +7,9 @@
 //! `OutOfpods`, `NodeAffinity`, `TaintToleration`) and a Warning event of that reason.
 
 use crate::api::Resources;
-use crate::api::objects::Node;
-use crate::api::objects::node::Taint;
-use crate::api::objects::pod::{
-    NodeSelectorOperator, NodeSelectorRequirement, PodSpec, TaintEffect, Toleration,
-    TolerationOperator,
-};
+use crate::api::objects::pod::TaintEffect;
+use crate::api::objects::{Node, Pod};
+use crate::api::scheduling;
 
 /// `maxPods` when the node reports no `pods` allocatable (kubelet default).
 pub const DEFAULT_MAX_PODS: i64 = 110;
@@ -80,83 +77,9 @@ pub fn check_resources(
     None
 }
 
-fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    use NodeSelectorOperator::*;
-    match r.operator {
-        In => value.is_some_and(|v| r.values.iter().any(|x| x == v)),
-        NotIn => value.is_none_or(|v| r.values.iter().all(|x| x != v)),
-        Exists => value.is_some(),
-        DoesNotExist => value.is_none(),
-        Gt | Lt => {
-            let (Some(v), [bound]) = (value, r.values.as_slice()) else {
-                return false;
-            };
-            match (v.parse::<i64>(), bound.parse::<i64>()) {
-                (Ok(v), Ok(b)) => {
-                    if r.operator == Gt {
-                        v > b
-                    } else {
-                        v < b
-                    }
-                }
-                _ => false,
-            }
-        }
-    }
-}
-
-/// `nodeSelector` plus required node affinity (terms ORed, requirements ANDed; an empty
-/// term matches nothing), as `component-helpers/scheduling/corev1/nodeaffinity` does.
-pub fn matches_node_affinity(spec: &PodSpec, node: &Node) -> bool {
-    let labels = &node.metadata.labels;
-    if !spec
-        .node_selector
-        .iter()
-        .all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
-    }
-    let Some(required) = spec
-        .affinity
-        .as_ref()
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|n| {
-            n.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-    else {
-        return true;
-    };
-    required.node_selector_terms.iter().any(|term| {
-        (!term.match_expressions.is_empty() || !term.match_fields.is_empty())
-            && term
-                .match_expressions
-                .iter()
-                .all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
-            && term.match_fields.iter().all(|r| {
-                let v = (r.key == "metadata.name").then_some(node.metadata.name.as_str());
-                requirement_matches(r, v)
-            })
-    })
-}
-
-/// `Toleration.ToleratesTaint` (`k8s.io/api/core/v1/toleration.go`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if t.effect.is_some_and(|e| e != taint.effect) {
-        return false;
-    }
-    if !t.key.is_empty() && t.key != taint.key {
-        return false;
-    }
-    match t.operator.unwrap_or(TolerationOperator::Equal) {
-        TolerationOperator::Exists => true,
-        TolerationOperator::Equal => t.value == taint.value,
-    }
-}
-
 /// The full admission check, in upstream's order.
 pub fn admit(
-    spec: &PodSpec,
+    pod: &Pod,
     requests: &Resources,
     used: &Resources,
     node: &Node,
@@ -165,7 +88,8 @@ pub fn admit(
     if let Some(r) = check_resources(requests, used, node, default_max_pods) {
         return Err(r);
     }
-    if !matches_node_affinity(spec, node) {
+    // The same predicates the scheduler filters with (`api::scheduling`).
+    if !scheduling::required_node_affinity_matches(pod, node) {
         return Err(Rejection {
             reason: "NodeAffinity".into(),
             message:
@@ -173,10 +97,11 @@ pub fn admit(
                     .into(),
         });
     }
-    let untolerated = node.spec.taints.iter().find(|taint| {
-        taint.effect == TaintEffect::NoExecute
-            && !spec.tolerations.iter().any(|t| tolerates(t, taint))
-    });
+    let untolerated = scheduling::first_untolerated(
+        &node.spec.taints,
+        &pod.spec.tolerations,
+        &[TaintEffect::NoExecute],
+    );
     if let Some(taint) = untolerated {
         return Err(Rejection {
             reason: "TaintToleration".into(),
@@ -193,6 +118,8 @@ pub fn admit(
 mod tests {
     use super::*;
     use crate::api::Quantity;
+    use crate::api::objects::node::Taint;
+    use crate::api::objects::pod::{Toleration, TolerationOperator};
 
     fn node(cpu: &str, pods: Option<&str>) -> Node {
         let mut n = Node::default();
@@ -254,17 +181,17 @@ mod tests {
     #[test]
     fn node_selector_and_no_execute_taints_are_rechecked() {
         let mut n = node("1", None);
-        let mut spec = PodSpec::default();
-        spec.node_selector.insert("zone".into(), "b".into());
+        let mut pod = Pod::default();
+        pod.spec.node_selector.insert("zone".into(), "b".into());
         let none = Resources::default();
         assert_eq!(
-            admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS)
+            admit(&pod, &none, &none, &n, DEFAULT_MAX_PODS)
                 .unwrap_err()
                 .reason,
             "NodeAffinity"
         );
-        spec.node_selector.insert("zone".into(), "a".into());
-        assert!(admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS).is_ok());
+        pod.spec.node_selector.insert("zone".into(), "a".into());
+        assert!(admit(&pod, &none, &none, &n, DEFAULT_MAX_PODS).is_ok());
         n.spec.taints.push(Taint {
             key: "dedicated".into(),
             value: "db".into(),
@@ -272,16 +199,16 @@ mod tests {
             time_added: None,
         });
         assert_eq!(
-            admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS)
+            admit(&pod, &none, &none, &n, DEFAULT_MAX_PODS)
                 .unwrap_err()
                 .reason,
             "TaintToleration"
         );
-        spec.tolerations.push(Toleration {
+        pod.spec.tolerations.push(Toleration {
             key: "dedicated".into(),
             operator: Some(TolerationOperator::Exists),
             ..Toleration::default()
         });
-        assert!(admit(&spec, &none, &none, &n, DEFAULT_MAX_PODS).is_ok());
+        assert!(admit(&pod, &none, &none, &n, DEFAULT_MAX_PODS).is_ok());
     }
 }

@@ -762,7 +762,7 @@ impl KubeletFleet {
         };
         let requests = pod_requests(&pod.spec);
         let verdict = admit::admit(
-            &pod.spec,
+            &pod,
             &requests,
             &node.used,
             &node.node,
