@@ -59,7 +59,8 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
         sample_interval: SimDuration::from_secs(3600),
         ..RunConfig::default()
     };
-    let mut cluster = kubesim::setup::build(
+    // Scheduler only, as upstream's scheduler_perf (no kubelets run the bound pods).
+    let mut cluster = kubesim::setup::build_with(
         &kubesim::scenario::Scenario {
             name: w.name.into(),
             description: String::new(),
@@ -71,6 +72,7 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
         },
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),
+        kubesim::setup::Components { kubelet: false },
     )
     .expect("empty scenario builds");
     let node = template(dir, "node-default.yaml", Kind::Node);

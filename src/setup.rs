@@ -13,12 +13,36 @@ use crate::scenario::{Scenario, ScenarioError};
 use crate::scheduler::Scheduler;
 use crate::scheduler::config::SchedulerConfig;
 
-/// Builds the cluster. An object the API store rejects is reported at its place in the
-/// scenario.
+/// Which components [`build_with`] registers besides the scheduler. Default: all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Components {
+    /// The kubelet fleet. Off for scheduler-only measurements (upstream's scheduler_perf
+    /// runs no kubelets: bound pods stay as bound).
+    pub kubelet: bool,
+}
+
+impl Default for Components {
+    fn default() -> Self {
+        Components { kubelet: true }
+    }
+}
+
+/// Builds the cluster with every component. An object the API store rejects is reported at
+/// its place in the scenario.
 pub fn build(
     scenario: &Scenario,
     events: Box<dyn Write>,
     metrics: Box<dyn Write>,
+) -> Result<Cluster, ScenarioError> {
+    build_with(scenario, events, metrics, Components::default())
+}
+
+/// [`build`] with a choice of components.
+pub fn build_with(
+    scenario: &Scenario,
+    events: Box<dyn Write>,
+    metrics: Box<dyn Write>,
+    components: Components,
 ) -> Result<Cluster, ScenarioError> {
     let mut cluster = Cluster::new(scenario.config.clone(), events, metrics);
     let mut diagnostics = Vec::new();
@@ -44,7 +68,9 @@ pub fn build(
     cluster
         .add_component(Box::new(Scheduler::new(scheduler)))
         .expect("the scheduler is the only component named scheduler");
-    crate::kubelet::register(&mut cluster, scenario.behaviors.clone())
-        .expect("the kubelet fleet is the only component named kubelet");
+    if components.kubelet {
+        crate::kubelet::register(&mut cluster, scenario.behaviors.clone())
+            .expect("the kubelet fleet is the only component named kubelet");
+    }
     Ok(cluster)
 }
