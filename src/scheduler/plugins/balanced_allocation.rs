@@ -33,7 +33,11 @@ pub struct BalancedAllocation {
 impl BalancedAllocation {
     pub fn new(args: BalancedArgs) -> Self {
         BalancedAllocation {
-            resources: args.resources,
+            resources: args
+                .resources
+                .into_iter()
+                .map(ResourceSpec::resolved)
+                .collect(),
         }
     }
 }
