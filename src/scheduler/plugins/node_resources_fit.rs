@@ -155,12 +155,7 @@ impl Plugin for NodeResourcesFit {
         "NodeResourcesFit"
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: true,
-            filter: true,
-            pre_score: true,
-            score: true,
-        }
+        Points::ALL
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
         let mut reasons = Vec::new();
