@@ -23,17 +23,47 @@ struct Workload {
     init_template: &'static str,
     measure_pods: usize,
     measure_template: &'static str,
+    /// Namespaces of the initial and measured pods (created first when not `default`).
+    init_namespace: &'static str,
+    measure_namespace: &'static str,
 }
 
-const WORKLOADS: &[Workload] = &[Workload {
-    name: "SchedulingBasic/5000Nodes_10000Pods",
-    nodes: 5000,
-    zones: &[],
-    init_pods: 1000,
-    init_template: "pod-default.yaml",
-    measure_pods: 10000,
-    measure_template: "pod-default.yaml",
-}];
+/// Parameters from `misc/`, `topology_spreading/` and `affinity/performance-config.yaml`.
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "SchedulingBasic/5000Nodes_10000Pods",
+        nodes: 5000,
+        zones: &[],
+        init_pods: 1000,
+        init_template: "pod-default.yaml",
+        measure_pods: 10000,
+        measure_template: "pod-default.yaml",
+        init_namespace: "default",
+        measure_namespace: "default",
+    },
+    Workload {
+        name: "TopologySpreading/5000Nodes_5000Pods",
+        nodes: 5000,
+        zones: &["moon-1", "moon-2", "moon-3"],
+        init_pods: 5000,
+        init_template: "pod-default.yaml",
+        measure_pods: 5000,
+        measure_template: "pod-with-topology-spreading.yaml",
+        init_namespace: "default",
+        measure_namespace: "default",
+    },
+    Workload {
+        name: "SchedulingPodAntiAffinity/5000Nodes_2000Pods",
+        nodes: 5000,
+        zones: &[],
+        init_pods: 1000,
+        init_template: "pod-with-pod-anti-affinity.yaml",
+        measure_pods: 2000,
+        measure_template: "pod-with-pod-anti-affinity.yaml",
+        init_namespace: "sched-0",
+        measure_namespace: "sched-1",
+    },
+];
 
 fn templates() -> Option<PathBuf> {
     let dir = std::env::var_os("KUBESIM_REALDATA")
@@ -75,9 +105,29 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
         kubesim::setup::Components { kubelet: false },
     )
     .expect("empty scenario builds");
+    for ns in [w.init_namespace, w.measure_namespace] {
+        if ns != "default"
+            && cluster
+                .store()
+                .get(&kubesim::api::ObjectKey::new(Kind::Namespace, "", ns))
+                .is_none()
+        {
+            let mut obj = Object::Namespace(Default::default());
+            obj.meta_mut().name = ns.into();
+            cluster.apply(obj).expect("namespace created");
+        }
+    }
     let node = template(dir, "node-default.yaml", Kind::Node);
     for i in 0..w.nodes {
         let mut n = node.clone();
+        // Named nodes with the hostname label a kubelet sets (the template uses
+        // generateName and no labels; anti-affinity by hostname needs the label).
+        let name = format!("scheduler-perf-{i}");
+        n.meta_mut().generate_name.clear();
+        n.meta_mut()
+            .labels
+            .insert("kubernetes.io/hostname".into(), name.clone());
+        n.meta_mut().name = name;
         if !w.zones.is_empty() {
             n.meta_mut().labels.insert(
                 "topology.kubernetes.io/zone".into(),
@@ -86,14 +136,17 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
         }
         cluster.apply(n).expect("node created");
     }
-    let init = template(dir, w.init_template, Kind::Pod);
+    let mut init = template(dir, w.init_template, Kind::Pod);
+    init.meta_mut().namespace = w.init_namespace.into();
     for _ in 0..w.init_pods {
         cluster.apply(init.clone()).expect("pod created");
     }
     cluster
         .run_until(SimTime::from_nanos(3_600_000_000_000))
         .expect("within limits");
-    (cluster, template(dir, w.measure_template, Kind::Pod))
+    let mut measured = template(dir, w.measure_template, Kind::Pod);
+    measured.meta_mut().namespace = w.measure_namespace.into();
+    (cluster, measured)
 }
 
 fn measure(w: &Workload, dir: &std::path::Path) -> Duration {

@@ -85,6 +85,18 @@ pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
         })
 }
 
+/// The pod's `requiredDuringSchedulingIgnoredDuringExecution` node selector, if any.
+pub fn required_node_selector(pod: &Pod) -> Option<&crate::api::objects::pod::NodeSelector> {
+    pod.spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|na| {
+            na.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+}
+
 /// `GetRequiredNodeAffinity(pod).Match(node)`: `spec.nodeSelector` (all pairs) and the
 /// required node affinity (terms ORed).
 pub fn required_node_affinity_matches(pod: &Pod, node: &Node) -> bool {
@@ -97,15 +109,7 @@ pub fn required_node_affinity_matches(pod: &Pod, node: &Node) -> bool {
     {
         return false;
     }
-    match pod
-        .spec
-        .affinity
-        .as_ref()
-        .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|na| {
-            na.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        }) {
+    match required_node_selector(pod) {
         Some(sel) => sel
             .node_selector_terms
             .iter()

@@ -162,12 +162,16 @@ pub struct Points {
 }
 
 impl Points {
-    pub const FILTER: Points = Points {
-        pre_filter: false,
-        filter: true,
-        pre_score: false,
-        score: false,
-    };
+    pub const fn new(pre_filter: bool, filter: bool, pre_score: bool, score: bool) -> Points {
+        Points {
+            pre_filter,
+            filter,
+            pre_score,
+            score,
+        }
+    }
+    pub const FILTER: Points = Points::new(false, true, false, false);
+    pub const ALL: Points = Points::new(true, true, true, true);
 }
 
 /// `DefaultNormalizeScore` (`framework/plugins/helper/normalize_score.go`): scale to

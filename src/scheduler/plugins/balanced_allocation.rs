@@ -33,7 +33,11 @@ pub struct BalancedAllocation {
 impl BalancedAllocation {
     pub fn new(args: BalancedArgs) -> Self {
         BalancedAllocation {
-            resources: args.resources,
+            resources: args
+                .resources
+                .into_iter()
+                .map(ResourceSpec::resolved)
+                .collect(),
         }
     }
 }
@@ -43,12 +47,7 @@ impl Plugin for BalancedAllocation {
         "NodeResourcesBalancedAllocation"
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: false,
-            filter: false,
-            pre_score: true,
-            score: true,
-        }
+        Points::new(false, false, true, true)
     }
     fn pre_score(&self, cx: &CycleContext<'_>, _: &mut CycleState, _: &[&NodeInfo]) -> Status {
         let r = &cx.info.requests;

@@ -24,12 +24,7 @@ impl Plugin for ImageLocality {
         NAME
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: false,
-            filter: false,
-            pre_score: true,
-            score: true,
-        }
+        Points::new(false, false, true, true)
     }
     fn pre_score(&self, cx: &CycleContext<'_>, state: &mut CycleState, _: &[&NodeInfo]) -> Status {
         let spec = &cx.pod.spec;

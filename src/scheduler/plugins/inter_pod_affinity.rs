@@ -250,12 +250,7 @@ impl Plugin for InterPodAffinity {
     }
 
     fn points(&self) -> Points {
-        Points {
-            pre_filter: true,
-            filter: true,
-            pre_score: true,
-            score: true,
-        }
+        Points::ALL
     }
 
     fn pre_filter(&self, cx: &CycleContext<'_>, state: &mut CycleState) -> Status {

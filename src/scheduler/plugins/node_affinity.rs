@@ -32,16 +32,7 @@ impl Plugin for NodeAffinity {
     }
     /// Skip when the pod has neither a node selector nor required node affinity.
     fn pre_filter(&self, cx: &CycleContext<'_>, _: &mut CycleState) -> Status {
-        let required = cx
-            .pod
-            .spec
-            .affinity
-            .as_ref()
-            .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|na| {
-                na.required_during_scheduling_ignored_during_execution
-                    .as_ref()
-            });
+        let required = crate::api::scheduling::required_node_selector(cx.pod);
         if required.is_none() && cx.pod.spec.node_selector.is_empty() {
             Status::skip()
         } else {
@@ -49,12 +40,7 @@ impl Plugin for NodeAffinity {
         }
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: true,
-            filter: true,
-            pre_score: true,
-            score: true,
-        }
+        Points::ALL
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
         if required_node_affinity_matches(cx.pod, node.node()) {

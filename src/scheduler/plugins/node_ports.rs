@@ -11,12 +11,7 @@ impl Plugin for NodePorts {
         "NodePorts"
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: true,
-            filter: true,
-            pre_score: false,
-            score: false,
-        }
+        Points::new(true, true, false, false)
     }
     fn pre_filter(&self, cx: &CycleContext<'_>, _: &mut CycleState) -> Status {
         if cx.info.host_ports.is_empty() {

@@ -75,7 +75,11 @@ impl NodeResourcesFit {
             resources: default_resources(),
             requested_to_capacity_ratio: None,
         });
-        let mut resources = strategy.resources;
+        let mut resources: Vec<ResourceSpec> = strategy
+            .resources
+            .into_iter()
+            .map(ResourceSpec::resolved)
+            .collect();
         for r in &mut resources {
             if r.weight == 0 {
                 r.weight = 1;
@@ -151,12 +155,7 @@ impl Plugin for NodeResourcesFit {
         "NodeResourcesFit"
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: true,
-            filter: true,
-            pre_score: true,
-            score: true,
-        }
+        Points::ALL
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
         let mut reasons = Vec::new();

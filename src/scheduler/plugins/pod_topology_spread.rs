@@ -253,15 +253,7 @@ impl PodTopologySpread {
 /// Whether the pod has a nodeSelector or a required node affinity.
 fn has_required_node_affinity(pod: &Pod) -> bool {
     !pod.spec.node_selector.is_empty()
-        || pod
-            .spec
-            .affinity
-            .as_ref()
-            .and_then(|a| a.node_affinity.as_ref())
-            .is_some_and(|na| {
-                na.required_during_scheduling_ignored_during_execution
-                    .is_some()
-            })
+        || crate::api::scheduling::required_node_selector(pod).is_some()
 }
 
 /// Adds `n` to `value`'s count, allocating the key only for a new value.
@@ -375,12 +367,7 @@ impl Plugin for PodTopologySpread {
     }
 
     fn points(&self) -> Points {
-        Points {
-            pre_filter: true,
-            filter: true,
-            pre_score: true,
-            score: true,
-        }
+        Points::ALL
     }
 
     /// `calPreFilterState` over every node of the snapshot.

@@ -19,27 +19,53 @@ pub struct ResourceSpec {
     pub name: String,
     #[serde(default)]
     pub weight: i64,
+    /// `name` classified once ([`ResourceSpec::resolved`]), so the per-node loop compares no
+    /// strings.
+    #[serde(skip)]
+    pub kind: ResourceKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResourceKind {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    #[default]
+    Scalar,
+}
+
+impl ResourceSpec {
+    pub fn new(name: &str, weight: i64) -> ResourceSpec {
+        ResourceSpec {
+            name: name.to_string(),
+            weight,
+            kind: ResourceKind::Scalar,
+        }
+        .resolved()
+    }
+
+    /// Classifies `name`; plugins call this on every configured spec.
+    pub fn resolved(mut self) -> ResourceSpec {
+        self.kind = match self.name.as_str() {
+            CPU => ResourceKind::Cpu,
+            MEMORY => ResourceKind::Memory,
+            EPHEMERAL_STORAGE => ResourceKind::EphemeralStorage,
+            _ => ResourceKind::Scalar,
+        };
+        self
+    }
 }
 
 pub fn default_resources() -> Vec<ResourceSpec> {
-    vec![
-        ResourceSpec {
-            name: CPU.into(),
-            weight: 1,
-        },
-        ResourceSpec {
-            name: MEMORY.into(),
-            weight: 1,
-        },
-    ]
+    vec![ResourceSpec::new(CPU, 1), ResourceSpec::new(MEMORY, 1)]
 }
 
-fn get(r: &Resources, name: &str) -> i64 {
-    match name {
-        CPU => r.milli_cpu,
-        MEMORY => r.memory,
-        EPHEMERAL_STORAGE => r.ephemeral_storage,
-        _ => r.scalar.get(name).copied().unwrap_or(0),
+fn get(r: &Resources, spec: &ResourceSpec) -> i64 {
+    match spec.kind {
+        ResourceKind::Cpu => r.milli_cpu,
+        ResourceKind::Memory => r.memory,
+        ResourceKind::EphemeralStorage => r.ephemeral_storage,
+        ResourceKind::Scalar => r.scalar.get(&spec.name).copied().unwrap_or(0),
     }
 }
 
@@ -53,24 +79,23 @@ pub fn allocation(
     mut f: impl FnMut(i64, i64, i64),
 ) {
     for spec in specs {
-        let name = spec.name.as_str();
-        let is_scalar = !matches!(name, CPU | MEMORY | EPHEMERAL_STORAGE);
-        let pod_req = if use_requested || is_scalar || name == EPHEMERAL_STORAGE {
-            get(&pod.requests, name)
+        let cpu_or_memory = matches!(spec.kind, ResourceKind::Cpu | ResourceKind::Memory);
+        let pod_req = if use_requested || !cpu_or_memory {
+            get(&pod.requests, spec)
         } else {
-            get(&pod.non_zero, name)
+            get(&pod.non_zero, spec)
         };
-        if is_scalar && pod_req == 0 {
+        if spec.kind == ResourceKind::Scalar && pod_req == 0 {
             continue;
         }
-        let alloc = get(&node.allocatable, name);
+        let alloc = get(&node.allocatable, spec);
         if alloc == 0 {
             continue;
         }
-        let node_req = if !use_requested && matches!(name, CPU | MEMORY) {
-            get(&node.non_zero_requested, name)
+        let node_req = if !use_requested && cpu_or_memory {
+            get(&node.non_zero_requested, spec)
         } else {
-            get(&node.requested, name)
+            get(&node.requested, spec)
         };
         f(spec.weight, alloc, node_req + pod_req);
     }

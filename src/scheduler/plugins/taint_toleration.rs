@@ -23,12 +23,7 @@ impl Plugin for TaintToleration {
         NAME
     }
     fn points(&self) -> Points {
-        Points {
-            pre_filter: false,
-            filter: true,
-            pre_score: true,
-            score: true,
-        }
+        Points::new(false, true, true, true)
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
         if node.taints.is_empty() {
