@@ -1,5 +1,6 @@
-//! Every `kubelet.*` row of the reference vectors (`tests/data/vectors_kubelet.json`, copied
-//! from `shared/reference/vectors/controllers.json`) checked against kubesim's kubelet.
+//! Every `kubelet.*` row of the reference vectors (`../shared/reference/vectors/controllers.json`,
+//! or `$KUBESIM_REFERENCE/vectors/controllers.json`) checked against kubesim's kubelet.
+//! Prints a "skipping" line and passes when the file is absent.
 //! A row with an id this file does not know fails the test, so new rows cannot be skipped.
 
 use kubesim::api::objects::pod::{Probe, RestartPolicy};
@@ -172,14 +173,33 @@ fn check_probe_and_pod_defaults(e: &Value) {
 
 #[test]
 fn every_kubelet_vector_row_holds() {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/vectors_kubelet.json"),
-    )
-    .unwrap();
+    let path = std::env::var_os("KUBESIM_REFERENCE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference")
+        })
+        .join("vectors/controllers.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "skipping: controller vectors not found at {} (set KUBESIM_REFERENCE)",
+            path.display()
+        );
+        return;
+    };
     let data: Value = serde_json::from_str(&text).unwrap();
-    let cases = data["cases"].as_array().unwrap();
+    let cases: Vec<Value> = data["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["topic"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("kubelet."))
+        })
+        .cloned()
+        .collect();
     assert_eq!(cases.len(), 6, "the reference has 6 kubelet.* rows");
-    for case in cases {
+    for case in &cases {
         let id = case["id"].as_str().unwrap();
         assert!(case["topic"].as_str().unwrap().starts_with("kubelet."));
         let e = &case["expected"];
