@@ -154,4 +154,12 @@ fn preemption_picks_the_node_whose_victims_violate_no_pdb() {
         first_failure["message"],
         "0/2 nodes are available: 2 Insufficient cpu."
     );
+    // The kubelet stops the victims; once they are gone the preemptor binds to its
+    // nominated node.
+    let bound: Vec<&str> = evs
+        .iter()
+        .filter(|e| e["reason"] == "Scheduled" && e["object"] == "Pod/default/urgent")
+        .map(|e| e["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(bound, ["node-b"], "{evs:#?}");
 }
