@@ -163,3 +163,60 @@ fn preemption_picks_the_node_whose_victims_violate_no_pdb() {
         .collect();
     assert_eq!(bound, ["node-b"], "{evs:#?}");
 }
+
+#[test]
+fn a_node_nominated_to_a_higher_priority_pod_is_held_for_it() {
+    use kubesim::api::objects::{Kind, Object};
+    use kubesim::scheduler::cache::{PodInfo, Snapshot};
+    use kubesim::scheduler::config::SchedulerConfig;
+    use kubesim::scheduler::cycle;
+    use kubesim::scheduler::framework::{CycleContext, CycleState};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    let mut node = Object::from_json(
+        Kind::Node,
+        json!({"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"}}}),
+    )
+    .unwrap();
+    kubesim::api::defaults::apply(&mut node);
+    let pod = |name: &str, prio: i32, cpu: &str| {
+        let mut p = Object::from_json(
+            Kind::Pod,
+            json!({"metadata": {"name": name, "namespace": "default"},
+                   "spec": {"priority": prio, "containers": [{"name": "c", "image": "x:1", "resources": {"requests": {"cpu": cpu}}}]}}),
+        )
+        .unwrap();
+        kubesim::api::defaults::apply(&mut p);
+        Arc::new(PodInfo::new(Arc::new(p)).unwrap())
+    };
+    let mut snapshot = Snapshot::default();
+    snapshot.upsert_node(Arc::new(node));
+    snapshot.set_nominated(pod("preemptor", 100, "2"), "n");
+    let config = SchedulerConfig::default_config();
+    let profile = config.profile("default-scheduler").unwrap();
+    let fits = |snapshot: &Snapshot, incoming: &Arc<PodInfo>| {
+        let cx = CycleContext {
+            pod: incoming.pod(),
+            info: incoming,
+            snapshot,
+        };
+        let mut state = CycleState::default();
+        cycle::pre_filter(profile, &cx, &mut state).unwrap();
+        cycle::filter_with_nominated(profile, &cx, &state, snapshot.at(0)).is_success()
+    };
+    assert!(
+        !fits(&snapshot, &pod("lower", 10, "1")),
+        "a lower-priority pod must not take the nominated space"
+    );
+    assert!(
+        fits(&snapshot, &pod("higher", 200, "1")),
+        "a higher-priority pod ignores the nomination"
+    );
+    snapshot.clear_nominated(&kubesim::api::ObjectKey::new(
+        Kind::Pod,
+        "default",
+        "preemptor",
+    ));
+    assert!(fits(&snapshot, &pod("lower", 10, "1")));
+}

@@ -380,9 +380,37 @@ pub struct Snapshot {
     /// (InterPodAffinity skips its node scans when there are none).
     with_affinity: usize,
     with_required_anti_affinity: usize,
+    /// Pending pods nominated to a node by preemption (`status.nominatedNodeName`), by node.
+    nominated: BTreeMap<String, Vec<Arc<PodInfo>>>,
 }
 
 impl Snapshot {
+    /// Records (or clears, with an empty `node`) a pending pod's nomination.
+    pub fn set_nominated(&mut self, info: Arc<PodInfo>, node: &str) {
+        self.clear_nominated(&info.key);
+        if !node.is_empty() {
+            self.nominated
+                .entry(node.to_string())
+                .or_default()
+                .push(info);
+        }
+    }
+
+    pub fn clear_nominated(&mut self, key: &ObjectKey) {
+        if self.nominated.is_empty() {
+            return;
+        }
+        for list in self.nominated.values_mut() {
+            list.retain(|p| &p.key != key);
+        }
+        self.nominated.retain(|_, l| !l.is_empty());
+    }
+
+    /// Pods nominated to `node`.
+    pub fn nominated_to(&self, node: &str) -> &[Arc<PodInfo>] {
+        self.nominated.get(node).map(Vec::as_slice).unwrap_or(&[])
+    }
+
     /// Nodes in scheduling order.
     pub fn nodes(&self) -> impl ExactSizeIterator<Item = &NodeInfo> + '_ {
         self.order.iter().map(move |&i| &self.infos[i])

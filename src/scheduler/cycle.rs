@@ -96,6 +96,34 @@ pub fn filter_node(
     Status::success()
 }
 
+/// `RunFilterPluginsWithNominatedPods`: when pods of equal or higher priority are nominated
+/// to the node, the filters must pass both with them added and without them.
+pub fn filter_with_nominated(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    state: &CycleState,
+    node: &NodeInfo,
+) -> Status {
+    let nominated = cx.snapshot.nominated_to(&node.name);
+    if !nominated.is_empty() {
+        let mut with = node.clone();
+        let mut added = false;
+        for p in nominated {
+            if p.priority >= cx.info.priority && p.key != cx.info.key {
+                with.add_pod(p.clone());
+                added = true;
+            }
+        }
+        if added {
+            let s = filter_node(profile, cx, state, &with, None);
+            if !s.is_success() {
+                return s;
+            }
+        }
+    }
+    filter_node(profile, cx, state, node, None)
+}
+
 /// The outcome of the filtering phase.
 pub struct Feasibility {
     /// Feasible nodes, as indexes in scheduling order.
@@ -122,7 +150,7 @@ pub fn find_feasible(
             break;
         }
         let i = (start + k) % n;
-        let s = filter_node(profile, cx, state, cx.snapshot.at(i), None);
+        let s = filter_with_nominated(profile, cx, state, cx.snapshot.at(i));
         if s.is_success() {
             out.feasible.push(i);
         } else {

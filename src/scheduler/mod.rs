@@ -102,6 +102,7 @@ impl Scheduler {
         if event.type_ == WatchEventType::Deleted {
             self.queue.delete(&key);
             self.assumed.remove(&key);
+            self.snapshot.clear_nominated(&key);
             if self.snapshot.remove_pod(&key).is_some() {
                 self.queue.move_all(now);
             }
@@ -110,6 +111,7 @@ impl Scheduler {
         if !pod.spec.node_name.is_empty() {
             self.queue.done(&key);
             self.assumed.remove(&key);
+            self.snapshot.clear_nominated(&key);
             if pod.status.phase.is_terminal() {
                 if self.snapshot.remove_pod(&key).is_some() {
                     self.queue.move_all(now);
@@ -124,13 +126,17 @@ impl Scheduler {
             || self.config.profile(&pod.spec.scheduler_name).is_none()
         {
             self.queue.delete(&key);
+            self.snapshot.clear_nominated(&key);
             return;
         }
         if self.assumed.contains(&key) {
             return; // Our own bind is on its way back.
         }
         if let Some(info) = PodInfo::new(event.object.clone()) {
-            self.queue.add(Arc::new(info), now);
+            let info = Arc::new(info);
+            self.snapshot
+                .set_nominated(info.clone(), &pod.status.nominated_node_name);
+            self.queue.add(info, now);
         }
     }
 
@@ -197,7 +203,7 @@ impl Scheduler {
             let nominated = &pod.status.nominated_node_name;
             if !nominated.is_empty()
                 && let Some(node) = self.snapshot.get(nominated)
-                && cycle::filter_node(profile, &cx, &state, node, None).is_success()
+                && cycle::filter_with_nominated(profile, &cx, &state, node).is_success()
             {
                 return Ok(nominated.clone());
             }

@@ -127,7 +127,7 @@ fn select_victims(
     for p in &removed {
         trial.remove_pod(&p.key);
     }
-    let fits = cycle::filter_node(profile, cx, state, &trial, None);
+    let fits = cycle::filter_with_nominated(profile, cx, state, &trial);
     if !fits.is_success() {
         return Err(fits);
     }
@@ -138,7 +138,7 @@ fn select_victims(
     for (group, is_violating) in [(violating, true), (fine, false)] {
         for p in group {
             trial.add_pod(p.clone());
-            if !cycle::filter_node(profile, cx, state, &trial, None).is_success() {
+            if !cycle::filter_with_nominated(profile, cx, state, &trial).is_success() {
                 trial.remove_pod(&p.key);
                 if is_violating {
                     pdb_violations += 1;
