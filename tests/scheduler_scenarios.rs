@@ -220,3 +220,92 @@ fn a_node_nominated_to_a_higher_priority_pod_is_held_for_it() {
     ));
     assert!(fits(&snapshot, &pod("lower", 10, "1")));
 }
+
+/// PodTopologySpread's memoized domain counts stay equal to a plain recount while pods are
+/// added, moved, marked terminating and removed on random clusters.
+#[test]
+fn memoized_spread_counts_match_a_plain_recount() {
+    use kubesim::api::objects::{Kind, Object};
+    use kubesim::api::{ObjectKey, Selector};
+    use kubesim::scheduler::cache::{PodInfo, Snapshot};
+    use rand::RngExt;
+    use serde_json::json;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    let recount = |s: &Snapshot, ns: &str, sel: &Selector, key: &str| {
+        let mut m: HashMap<String, i64> = HashMap::new();
+        for n in s.nodes() {
+            let Some(v) = n.labels().get(key) else {
+                continue;
+            };
+            let c = n
+                .pods
+                .iter()
+                .filter(|p| {
+                    let p = p.pod();
+                    p.metadata.deletion_timestamp.is_none()
+                        && p.metadata.namespace == ns
+                        && sel.matches(&p.metadata.labels)
+                })
+                .count() as i64;
+            *m.entry(v.clone()).or_insert(0) += c;
+        }
+        m
+    };
+    for seed in 0..20u64 {
+        let mut rng = kubesim::sim::RngFactory::new(seed).stream("memo-test");
+        let mut s = Snapshot::default();
+        let nodes = rng.random_range(1..12usize);
+        for i in 0..nodes {
+            let zone = ["a", "b", "c", ""][rng.random_range(0..4usize)];
+            let labels = if zone.is_empty() {
+                json!({})
+            } else {
+                json!({"zone": zone})
+            };
+            let n = Object::from_json(
+                Kind::Node,
+                json!({"metadata": {"name": format!("n{i}"), "labels": labels}}),
+            )
+            .unwrap();
+            s.upsert_node(Arc::new(n));
+        }
+        let sel = Selector::parse("app=web").unwrap();
+        let keys = vec!["zone".to_string()];
+        let query = |s: &Snapshot| {
+            s.spread_counts("default", &sel, "zone", &keys, || {
+                recount(s, "default", &sel, "zone")
+            })
+        };
+        assert_eq!(query(&s), recount(&s, "default", &sel, "zone"));
+        for step in 0..60 {
+            let name = format!("p{}", rng.random_range(0..15u32));
+            if rng.random_range(0..4u32) == 0 {
+                s.remove_pod(&ObjectKey::new(
+                    Kind::Pod,
+                    ["default", "other"][rng.random_range(0..2usize)],
+                    name,
+                ));
+            } else {
+                let ns = ["default", "other"][rng.random_range(0..2usize)];
+                let app = ["web", "db"][rng.random_range(0..2usize)];
+                let mut meta = json!({"name": name, "namespace": ns, "labels": {"app": app}});
+                if rng.random_range(0..5u32) == 0 {
+                    meta["deletionTimestamp"] = json!("2024-01-01T00:00:00Z");
+                }
+                let p = Object::from_json(Kind::Pod, json!({"metadata": meta, "spec": {"containers": [{"name": "c", "image": "x"}]}})).unwrap();
+                let node = format!("n{}", rng.random_range(0..nodes));
+                s.add_pod(Arc::new(PodInfo::new(Arc::new(p)).unwrap()), &node);
+            }
+            let memo = s.spread_counts("default", &sel, "zone", &keys, || {
+                panic!("seed {seed} step {step}: memo dropped")
+            });
+            assert_eq!(
+                memo,
+                recount(&s, "default", &sel, "zone"),
+                "seed {seed} step {step}"
+            );
+        }
+    }
+}

@@ -382,6 +382,30 @@ pub struct Snapshot {
     with_required_anti_affinity: usize,
     /// Pending pods nominated to a node by preemption (`status.nominatedNodeName`), by node.
     nominated: BTreeMap<String, Vec<Arc<PodInfo>>>,
+    /// PodTopologySpread's per-domain counts, memoized across cycles and kept up to date
+    /// as pods come and go (see [`Snapshot::spread_counts`]).
+    spread_memo: std::cell::RefCell<Vec<SpreadCounts>>,
+}
+
+/// Matching-pod counts per topology value for one (namespace, selector, key, required keys).
+#[derive(Clone, Debug)]
+struct SpreadCounts {
+    namespace: String,
+    selector: crate::api::selector::Selector,
+    key: String,
+    required_keys: Vec<String>,
+    counts: HashMap<String, i64>,
+}
+
+/// Most memoized spread count tables (oldest dropped first).
+const SPREAD_MEMO_MAX: usize = 64;
+
+/// Whether `pod` counts for a spread table: same namespace, not terminating, selected.
+fn spread_counts_pod(t: &SpreadCounts, pod: &PodInfo) -> bool {
+    let p = pod.pod();
+    p.metadata.deletion_timestamp.is_none()
+        && p.metadata.namespace == t.namespace
+        && t.selector.matches(&p.metadata.labels)
 }
 
 impl Snapshot {
@@ -519,6 +543,7 @@ impl Snapshot {
         let Object::Node(node) = &*obj else {
             return;
         };
+        self.spread_memo.get_mut().clear();
         let i = self.slot(&node.metadata.name);
         let old_zone = self.infos[i].node.as_deref().and_then(|o| match o {
             Object::Node(n) => Some(zone_key(n)),
@@ -552,6 +577,7 @@ impl Snapshot {
         let Some(&i) = self.index.get(name) else {
             return;
         };
+        self.spread_memo.get_mut().clear();
         if let Some(Object::Node(old)) = self.infos[i].node.clone().as_deref() {
             self.account_images(old, false);
             self.remove_from_tree(i);
@@ -590,6 +616,7 @@ impl Snapshot {
         let i = self.slot(node_name);
         self.pod_node.insert(info.key.clone(), i);
         self.count_affinity(&info, true);
+        self.adjust_spread(i, &info, 1);
         self.infos[i].add_pod(info);
     }
 
@@ -598,8 +625,64 @@ impl Snapshot {
         let removed = self.infos[i].remove_pod(key);
         if let Some(info) = &removed {
             self.count_affinity(info, false);
+            self.adjust_spread(i, info, -1);
         }
         removed
+    }
+
+    /// PodTopologySpread's `TpValueToMatchNum` for pods in `namespace` matching `selector`
+    /// over nodes that have every key in `required_keys` (sorted), by value of `key`. A
+    /// domain with no matching pod is present with 0. Valid only when every node is
+    /// eligible otherwise (no node-affinity or taint inclusion policy applies).
+    ///
+    /// Computed once by visiting every node, then kept up to date by pod adds and removes
+    /// (O(tables) per pod) and dropped on any node change, so a cycle costs O(domains)
+    /// instead of O(nodes + pods). `compute` is the full count, for the first request.
+    pub fn spread_counts(
+        &self,
+        namespace: &str,
+        selector: &crate::api::selector::Selector,
+        key: &str,
+        required_keys: &[String],
+        compute: impl FnOnce() -> HashMap<String, i64>,
+    ) -> HashMap<String, i64> {
+        let mut memo = self.spread_memo.borrow_mut();
+        if let Some(t) = memo.iter().find(|t| {
+            t.namespace == namespace
+                && t.key == key
+                && &t.selector == selector
+                && t.required_keys == required_keys
+        }) {
+            return t.counts.clone();
+        }
+        let counts = compute();
+        if memo.len() >= SPREAD_MEMO_MAX {
+            memo.remove(0);
+        }
+        memo.push(SpreadCounts {
+            namespace: namespace.to_string(),
+            selector: selector.clone(),
+            key: key.to_string(),
+            required_keys: required_keys.to_vec(),
+            counts: counts.clone(),
+        });
+        counts
+    }
+
+    fn adjust_spread(&mut self, node: usize, pod: &PodInfo, delta: i64) {
+        let memo = self.spread_memo.get_mut();
+        if memo.is_empty() || self.infos[node].node.is_none() {
+            return;
+        }
+        let labels = &self.infos[node].node().metadata.labels;
+        for t in memo.iter_mut() {
+            if t.required_keys.iter().all(|k| labels.contains_key(k))
+                && spread_counts_pod(t, pod)
+                && let Some(value) = labels.get(&t.key)
+            {
+                *t.counts.entry(value.clone()).or_insert(0) += delta;
+            }
+        }
     }
 }
 

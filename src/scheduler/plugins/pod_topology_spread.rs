@@ -388,23 +388,57 @@ impl Plugin for PodTopologySpread {
         }
         let ns = pod.metadata.namespace.as_str();
         let node_affinity = has_required_node_affinity(pod);
-        let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
-        for node in cx.snapshot.nodes() {
-            if !has_all_keys(node, &constraints) {
-                continue;
-            }
-            let labels = node.labels();
-            for (i, c) in constraints.iter().enumerate() {
-                if !c.includes_node(pod, node, node_affinity) {
+        // When no inclusion policy depends on the incoming pod, the counts are the same for
+        // every pod with these constraints: take them from the snapshot's memo.
+        let pod_independent = constraints.iter().all(|c| {
+            (!node_affinity || c.node_affinity_policy == NodeInclusionPolicy::Ignore)
+                && c.node_taints_policy == NodeInclusionPolicy::Ignore
+        });
+        let counts: Vec<HashMap<String, i64>> = if pod_independent {
+            let mut keys: Vec<String> =
+                constraints.iter().map(|c| c.topology_key.clone()).collect();
+            keys.sort();
+            keys.dedup();
+            constraints
+                .iter()
+                .map(|c| {
+                    cx.snapshot
+                        .spread_counts(ns, &c.selector, &c.topology_key, &keys, || {
+                            let mut m = HashMap::new();
+                            for node in cx.snapshot.nodes() {
+                                if has_all_keys(node, &constraints) {
+                                    let value = node
+                                        .labels()
+                                        .get(&c.topology_key)
+                                        .map(String::as_str)
+                                        .unwrap_or("");
+                                    bump(&mut m, value, count_matching(node, &c.selector, ns));
+                                }
+                            }
+                            m
+                        })
+                })
+                .collect()
+        } else {
+            let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
+            for node in cx.snapshot.nodes() {
+                if !has_all_keys(node, &constraints) {
                     continue;
                 }
-                let value = labels
-                    .get(&c.topology_key)
-                    .map(String::as_str)
-                    .unwrap_or("");
-                bump(&mut counts[i], value, count_matching(node, &c.selector, ns));
+                let labels = node.labels();
+                for (i, c) in constraints.iter().enumerate() {
+                    if !c.includes_node(pod, node, node_affinity) {
+                        continue;
+                    }
+                    let value = labels
+                        .get(&c.topology_key)
+                        .map(String::as_str)
+                        .unwrap_or("");
+                    bump(&mut counts[i], value, count_matching(node, &c.selector, ns));
+                }
             }
-        }
+            counts
+        };
         let min = counts
             .iter()
             .map(|m| m.values().copied().min().unwrap_or(i64::from(i32::MAX)))
