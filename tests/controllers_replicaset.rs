@@ -279,3 +279,144 @@ fn a_relabelled_pod_is_quarantined_and_replaced() {
     assert_eq!(rs.status.ready_replicas, 5);
     assert_eq!(rs.status.observed_generation, 1);
 }
+
+#[test]
+fn scaling_down_deletes_the_surplus_and_records_it() {
+    let (mut cluster, events) = cluster();
+    cluster.run_until(at(30)).unwrap();
+    let key = ObjectKey::new(Kind::ReplicaSet, "default", "web");
+    let mut obj = (**cluster.store().get(&key).unwrap()).clone();
+    let Object::ReplicaSet(rs) = &mut obj else {
+        panic!()
+    };
+    rs.spec.replicas = Some(2);
+    cluster.update(obj).unwrap();
+    cluster.run_until(at(120)).unwrap();
+    let after = pods(&cluster);
+    assert_eq!(after.len(), 2, "{after:?}");
+    let log = String::from_utf8(events.0.borrow().clone()).unwrap();
+    assert_eq!(log.matches("\"SuccessfulDelete\"").count(), 3, "{log}");
+    assert_eq!(log.matches("\"SuccessfulCreate\"").count(), 5);
+    let Object::ReplicaSet(rs) = &**cluster.store().get(&key).unwrap() else {
+        panic!()
+    };
+    assert_eq!(rs.status.replicas, 2);
+    assert_eq!(rs.status.observed_generation, 2);
+}
+
+#[test]
+fn a_replication_controller_adopts_a_matching_orphan() {
+    let yaml = r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata:
+  name: rc
+spec:
+  seed: 5
+  duration: 1m
+  cluster:
+    nodePools:
+      - name: node
+        count: 2
+        template:
+          status:
+            capacity: {cpu: "4", memory: 16Gi, pods: "110"}
+            allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+  objects:
+    - apiVersion: v1
+      kind: Pod
+      metadata: {name: stray, namespace: default, labels: {app: db}}
+      spec:
+        containers: [{name: app, image: postgres}]
+    - apiVersion: v1
+      kind: ReplicationController
+      metadata: {name: db, namespace: default}
+      spec:
+        replicas: 3
+        selector: {app: db}
+        template:
+          metadata: {labels: {app: db}}
+          spec:
+            containers: [{name: app, image: postgres}]
+"#;
+    let run = common::run_yaml("rc.yaml", yaml);
+    assert!(
+        run.output.status.success(),
+        "{}",
+        common::stderr(&run.output)
+    );
+    let summary = run.summary();
+    let w = summary["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["object"] == "ReplicationController/default/db")
+        .expect("the RC is in the summary")
+        .clone();
+    assert_eq!(w["replicas"], 3, "{w}");
+    assert_eq!(w["ready"], 3, "{w}");
+    let events = std::fs::read_to_string(run.out.join("events.jsonl")).unwrap();
+    let creates = events
+        .lines()
+        .filter(|l| l.contains("\"SuccessfulCreate\""))
+        .inspect(|l| {
+            assert!(
+                l.contains("\"object\":\"ReplicationController/default/db\""),
+                "{l}"
+            )
+        })
+        .count();
+    assert_eq!(creates, 2, "the stray pod is adopted, two are created");
+}
+
+#[test]
+fn runs_are_reproducible() {
+    let a = common::run_yaml("rs.yaml", SCENARIO);
+    let b = common::run_yaml("rs.yaml", SCENARIO);
+    let read = |r: &common::Run| std::fs::read(r.out.join("events.jsonl")).unwrap();
+    assert_eq!(read(&a), read(&b));
+}
+
+/// Slow start: batches 1, 2, 4, 8, … stop at the first batch with a failed create (here the
+/// store's object limit), and the failures are Warning `FailedCreate` events.
+#[test]
+fn slow_start_stops_at_the_first_failed_batch() {
+    let base = {
+        let (mut c, _) = cluster();
+        c.run_until(SimTime::ZERO).unwrap();
+        c.store().len()
+    };
+    // Room for 10 more objects; the kubelet's 3 node Leases take 3, leaving 7 pods:
+    // batches 1 + 2 + 4 succeed and every create of the batch of 8 fails.
+    let yaml = SCENARIO.replace("replicas: 5", "replicas: 40").replace(
+        "  duration: 2m",
+        &format!("  duration: 2m\n  limits: {{maxObjects: {}}}", base + 10),
+    );
+    let run = common::run_yaml("slow.yaml", &yaml);
+    assert!(
+        run.output.status.success(),
+        "{}",
+        common::stderr(&run.output)
+    );
+    let events = std::fs::read_to_string(run.out.join("events.jsonl")).unwrap();
+    let first: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains("\"SuccessfulCreate\"") || l.contains("\"FailedCreate\""))
+        .collect();
+    let creates = first
+        .iter()
+        .filter(|l| l.contains("SuccessfulCreate"))
+        .count();
+    assert_eq!(creates, 7, "{first:#?}");
+    let first_sync: Vec<bool> = first
+        .iter()
+        .take(15)
+        .map(|l| l.contains("SuccessfulCreate"))
+        .collect();
+    assert!(first_sync[..7].iter().all(|ok| *ok), "{first:#?}");
+    assert!(first_sync[7..].iter().all(|ok| !*ok), "{first:#?}");
+    assert!(
+        first[..15].iter().all(|l| l.contains("\"t_ms\":10,")),
+        "{first:#?}"
+    );
+}

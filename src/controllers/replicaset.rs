@@ -466,7 +466,16 @@ impl ReplicaSetController {
                             format!("Created pod: {}", p.meta().name),
                         ));
                     }
-                    Err(_) => failed = true,
+                    Err(e) => {
+                        failed = true;
+                        ctx.record(EventRecord::new(
+                            now,
+                            EventType::Warning,
+                            "FailedCreate",
+                            set_ref.to_string(),
+                            format!("Error creating: {e}"),
+                        ));
+                    }
                 }
             }
             remaining -= batch;
