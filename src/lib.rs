@@ -32,6 +32,7 @@
 //! ```
 
 pub mod api;
+pub mod controllers;
 pub mod kubelet;
 pub mod runtime;
 pub mod scenario;

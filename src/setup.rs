@@ -3,8 +3,8 @@
 //! plane's components.
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
-//! configuration, or the default profile) and the kubelet fleet (with the scenario's
-//! `spec.behaviors`).
+//! configuration, or the default profile), the kubelet fleet (with the scenario's
+//! `spec.behaviors`) and the ReplicaSet/ReplicationController controller.
 
 use std::io::Write;
 
@@ -72,5 +72,8 @@ pub fn build_with(
         crate::kubelet::register(&mut cluster, scenario.behaviors.clone())
             .expect("the kubelet fleet is the only component named kubelet");
     }
+    cluster
+        .add_component(Box::new(crate::controllers::ReplicaSetController::new()))
+        .expect("the replicaset-controller is registered once");
     Ok(cluster)
 }

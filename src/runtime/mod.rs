@@ -234,6 +234,49 @@ impl Cluster {
         result
     }
 
+    /// Updates an object on behalf of the scenario (as `kubectl replace` would), logging a
+    /// `Sim`/`Updated` event. The object carries the resourceVersion it was read at.
+    pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.world.store.set_time(self.engine.now());
+        let result = self.world.store.update(obj);
+        if let Ok(updated) = &result {
+            let key = ObjectKey::of(updated);
+            let record = EventRecord::new(
+                self.engine.now(),
+                EventType::Sim,
+                "Updated",
+                key.to_string(),
+                format!("{} updated by the scenario", key.kind),
+            );
+            self.world.recorder.record(&record);
+        }
+        self.world.publish(&mut self.engine);
+        result
+    }
+
+    /// Deletes an object on behalf of the scenario (as `kubectl delete` would), logging a
+    /// `Sim`/`Deleted` event.
+    pub fn delete(
+        &mut self,
+        key: &ObjectKey,
+        opts: &crate::api::DeleteOptions,
+    ) -> Result<crate::api::DeleteOutcome, ApiError> {
+        self.world.store.set_time(self.engine.now());
+        let result = self.world.store.delete(key, opts);
+        if result.is_ok() {
+            let record = EventRecord::new(
+                self.engine.now(),
+                EventType::Sim,
+                "Deleted",
+                key.to_string(),
+                format!("{} deleted by the scenario", key.kind),
+            );
+            self.world.recorder.record(&record);
+        }
+        self.world.publish(&mut self.engine);
+        result
+    }
+
     /// Registers a component: opens its watches (queuing `Added` for existing objects) and
     /// calls `on_start`.
     pub fn add_component(

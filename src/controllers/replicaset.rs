@@ -1,0 +1,539 @@
+//! The ReplicaSet controller, also running ReplicationControllers (one component named
+//! `replicaset-controller`), after `pkg/controller/replicaset/replica_set.go` and
+//! `pkg/controller/controller_utils.go`.
+//!
+//! Watch events enqueue the owning set (deduplicated); a zero-delay timer drains the queue,
+//! one `sync` per key. A sync claims pods (adopts matching orphans, releases owned pods whose
+//! labels no longer match), then, if its expectations are satisfied (every create and delete
+//! it issued has been observed through the watch, or 5 minutes passed), creates pods in
+//! slow-start batches 1, 2, 4, … (at most `burstReplicas` = 500 per sync, stopping at the
+//! first failed create) or deletes the pods ranked first by [`super::rank`], and finally
+//! writes the status.
+//!
+//! Simplifications: the "related pods" used for the deletion rank are the set's own active
+//! pods (upstream also counts pods of sibling sets owned by the same Deployment); there is no
+//! periodic resync; status updates are not retried.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use crate::api::meta::{ConditionStatus, OwnerReference};
+use crate::api::objects::pod::Pod;
+use crate::api::objects::workloads::ReplicaSetStatus;
+use crate::api::objects::{Kind, Object, ObjectKey, PodTemplateSpec};
+use crate::api::selector::{Selector, selector_from_option};
+use crate::api::{DeleteOptions, WatchEvent, WatchEventType, WatchFilter};
+use crate::runtime::{Component, Context, EventRecord, EventType};
+use crate::sim::{SimDuration, SimTime};
+
+use super::rank::{RankedPod, sort_for_deletion};
+
+/// Upstream `BurstReplicas`: the most creates or deletes in one sync.
+pub const BURST_REPLICAS: usize = 500;
+/// Upstream `SlowStartInitialBatchSize`.
+pub const SLOW_START_INITIAL_BATCH: usize = 1;
+/// Upstream `ExpectationsTimeout`.
+pub const EXPECTATIONS_TIMEOUT: SimDuration = SimDuration::from_secs(300);
+/// The most keys waiting in the work queue; further distinct keys are dropped (a later
+/// event for them enqueues them again).
+pub const MAX_QUEUE: usize = 1_000_000;
+
+const WATCH_SETS: usize = 0;
+const WATCH_PODS: usize = 1;
+const TIMER_WORK: u64 = 0;
+
+/// Outstanding creates and deletes of one set (upstream `UIDTrackingControllerExpectations`).
+#[derive(Clone, Debug, Default)]
+struct Expectations {
+    add: i64,
+    del: BTreeSet<String>,
+    set_at: SimTime,
+}
+
+impl Expectations {
+    fn satisfied(&self, now: SimTime) -> bool {
+        (self.add <= 0 && self.del.is_empty())
+            || now.saturating_since(self.set_at) > EXPECTATIONS_TIMEOUT
+    }
+}
+
+/// The component.
+#[derive(Default)]
+pub struct ReplicaSetController {
+    sets: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    queue: VecDeque<ObjectKey>,
+    queued: BTreeSet<ObjectKey>,
+    work_pending: bool,
+    expectations: BTreeMap<ObjectKey, Expectations>,
+    /// Delayed requeues (minReadySeconds), by timer token.
+    delayed: BTreeMap<u64, ObjectKey>,
+    next_token: u64,
+}
+
+/// The parts of a ReplicaSet or ReplicationController the controller uses.
+struct SetView<'a> {
+    uid: &'a str,
+    replicas: i32,
+    min_ready_seconds: i32,
+    selector: Selector,
+    template: Option<&'a PodTemplateSpec>,
+    generation: i64,
+    deleting: bool,
+    api_version: &'static str,
+}
+
+fn view(obj: &Object) -> Option<SetView<'_>> {
+    match obj {
+        Object::ReplicaSet(rs) => Some(SetView {
+            uid: &rs.metadata.uid,
+            replicas: rs.spec.replicas.unwrap_or(1),
+            min_ready_seconds: rs.spec.min_ready_seconds,
+            // A selector that does not parse selects nothing.
+            selector: selector_from_option(rs.spec.selector.as_ref())
+                .unwrap_or_else(|_| Selector::nothing()),
+            template: Some(&rs.spec.template),
+            generation: rs.metadata.generation,
+            deleting: rs.metadata.deletion_timestamp.is_some(),
+            api_version: "apps/v1",
+        }),
+        Object::ReplicationController(rc) => Some(SetView {
+            uid: &rc.metadata.uid,
+            replicas: rc.spec.replicas.unwrap_or(1),
+            min_ready_seconds: rc.spec.min_ready_seconds,
+            selector: if rc.spec.selector.is_empty() {
+                Selector::nothing()
+            } else {
+                Selector::from_map(&rc.spec.selector)
+            },
+            template: rc.spec.template.as_ref(),
+            generation: rc.metadata.generation,
+            deleting: rc.metadata.deletion_timestamp.is_some(),
+            api_version: "v1",
+        }),
+        _ => None,
+    }
+}
+
+/// `FilterActivePods`: not terminal and not being deleted.
+pub fn is_active(pod: &Pod) -> bool {
+    !pod.status.phase.is_terminal() && pod.metadata.deletion_timestamp.is_none()
+}
+
+fn ready_since(pod: &Pod) -> Option<Option<SimTime>> {
+    pod.status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == ConditionStatus::True)
+        .map(|c| c.last_transition_time.map(|t| t.0))
+}
+
+fn owner_kind(kind: Kind) -> &'static str {
+    if kind == Kind::ReplicationController {
+        "ReplicationController"
+    } else {
+        "ReplicaSet"
+    }
+}
+
+impl ReplicaSetController {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn enqueue(&mut self, key: ObjectKey, ctx: &mut Context<'_>) {
+        if self.queued.len() >= MAX_QUEUE || !self.queued.insert(key.clone()) {
+            return;
+        }
+        self.queue.push_back(key);
+        if !self.work_pending {
+            self.work_pending = true;
+            ctx.set_timer(SimDuration::ZERO, TIMER_WORK);
+        }
+    }
+
+    fn enqueue_after(&mut self, key: ObjectKey, delay: SimDuration, ctx: &mut Context<'_>) {
+        if self.delayed.values().any(|k| *k == key) {
+            return;
+        }
+        self.next_token += 1;
+        let token = self.next_token;
+        self.delayed.insert(token, key);
+        ctx.set_timer(delay, token);
+    }
+
+    /// The set owning `pod` (controllerRef), if it is one we know.
+    fn owner_of(&self, pod: &Pod) -> Option<ObjectKey> {
+        let r = pod.metadata.controller_ref()?;
+        let kind = match r.kind.as_str() {
+            "ReplicaSet" => Kind::ReplicaSet,
+            "ReplicationController" => Kind::ReplicationController,
+            _ => return None,
+        };
+        let key = ObjectKey::new(kind, pod.metadata.namespace.clone(), r.name.clone());
+        let set = self.sets.get(&key)?;
+        (set.meta().uid == r.uid).then_some(key)
+    }
+
+    /// Sets whose selector matches `pod` (for orphans).
+    fn matching_sets(&self, pod: &Pod) -> Vec<ObjectKey> {
+        self.sets
+            .iter()
+            .filter(|(k, _)| k.namespace == pod.metadata.namespace)
+            .filter(|(_, o)| view(o).is_some_and(|v| v.selector.matches(&pod.metadata.labels)))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn on_pod(&mut self, event: &WatchEvent, ctx: &mut Context<'_>) {
+        let Object::Pod(pod) = &*event.object else {
+            return;
+        };
+        let key = ObjectKey::of(&event.object);
+        let old = event.old.as_deref().and_then(|o| match o {
+            Object::Pod(p) => Some(p),
+            _ => None,
+        });
+        let owner = self.owner_of(pod);
+        match event.type_ {
+            WatchEventType::Added => {
+                if let Some(o) = &owner
+                    && let Some(e) = self.expectations.get_mut(o)
+                {
+                    e.add -= 1;
+                }
+                self.pods.insert(key, event.object.clone());
+            }
+            WatchEventType::Modified => {
+                let was_deleting = old.is_some_and(|p| p.metadata.deletion_timestamp.is_some());
+                if pod.metadata.deletion_timestamp.is_some()
+                    && !was_deleting
+                    && let Some(o) = &owner
+                    && let Some(e) = self.expectations.get_mut(o)
+                {
+                    e.del.remove(&pod.metadata.uid);
+                }
+                if let Some(old) = old
+                    && old.metadata.controller_ref() != pod.metadata.controller_ref()
+                    && let Some(prev) = self.owner_of(old)
+                {
+                    self.enqueue(prev, ctx);
+                }
+                self.pods.insert(key, event.object.clone());
+            }
+            WatchEventType::Deleted => {
+                if let Some(o) = &owner
+                    && let Some(e) = self.expectations.get_mut(o)
+                {
+                    e.del.remove(&pod.metadata.uid);
+                }
+                self.pods.remove(&key);
+            }
+        }
+        match owner {
+            Some(o) => self.enqueue(o, ctx),
+            None if event.type_ != WatchEventType::Deleted => {
+                for k in self.matching_sets(pod) {
+                    self.enqueue(k, ctx);
+                }
+            }
+            None => {}
+        }
+        // An owned pod that becomes ready may become available after minReadySeconds.
+    }
+
+    fn sync(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) {
+        let Some(set) = self.sets.get(key).cloned() else {
+            self.expectations.remove(key);
+            return;
+        };
+        let Some(v) = view(&set) else { return };
+        let now = ctx.now();
+        let kind_name = owner_kind(key.kind);
+        let set_ref = format!("{kind_name}/{}/{}", key.namespace, key.name);
+
+        // Claim: adopt matching orphans, release owned pods that no longer match.
+        let mut owned: Vec<Arc<Object>> = Vec::new();
+        let candidates: Vec<(ObjectKey, Arc<Object>)> = self
+            .pods
+            .range(ObjectKey::new(Kind::Pod, key.namespace.clone(), String::new())..)
+            .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == key.namespace)
+            .map(|(k, o)| (k.clone(), o.clone()))
+            .collect();
+        for (pk, obj) in candidates {
+            let Object::Pod(pod) = &*obj else { continue };
+            let matches = v.selector.matches(&pod.metadata.labels);
+            match pod.metadata.controller_ref() {
+                Some(r) if r.uid == v.uid => {
+                    if matches {
+                        owned.push(obj.clone());
+                    } else if pod.metadata.deletion_timestamp.is_none() {
+                        let uid = v.uid.to_string();
+                        let _ = ctx.patch(&pk, |o| {
+                            let m = o.meta_mut();
+                            let before = m.owner_references.len();
+                            m.owner_references.retain(|r| r.uid != uid);
+                            m.owner_references.len() != before
+                        });
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if matches && !v.deleting && pod.metadata.deletion_timestamp.is_none() {
+                        let oref = self.owner_ref(&set, &v);
+                        if let Ok(Some(adopted)) = ctx.patch(&pk, |o| {
+                            let m = o.meta_mut();
+                            if m.controller_ref().is_some() {
+                                return false;
+                            }
+                            m.owner_references.push(oref);
+                            true
+                        }) {
+                            owned.push(adopted);
+                        }
+                    }
+                }
+            }
+        }
+        let active: Vec<&Pod> = owned
+            .iter()
+            .filter_map(|o| match &**o {
+                Object::Pod(p) if is_active(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+
+        let satisfied = self.expectations.get(key).is_none_or(|e| e.satisfied(now));
+        if satisfied && !v.deleting {
+            let diff = active.len() as i64 - v.replicas.max(0) as i64;
+            if diff < 0 {
+                let n = ((-diff) as usize).min(BURST_REPLICAS);
+                self.create_pods(key, &set, &v, n, &set_ref, ctx);
+            } else if diff > 0 {
+                let n = (diff as usize).min(BURST_REPLICAS);
+                let mut ranked: Vec<(RankedPod, ObjectKey)> = active
+                    .iter()
+                    .map(|p| {
+                        let rank = active
+                            .iter()
+                            .filter(|q| {
+                                !p.spec.node_name.is_empty() && q.spec.node_name == p.spec.node_name
+                            })
+                            .count() as i32;
+                        let k = ObjectKey::new(
+                            Kind::Pod,
+                            p.metadata.namespace.clone(),
+                            p.metadata.name.clone(),
+                        );
+                        (RankedPod::of(p, rank), k)
+                    })
+                    .collect();
+                if n < ranked.len() {
+                    sort_for_deletion(now, &mut ranked);
+                }
+                ranked.truncate(n);
+                let e = self.expectations.entry(key.clone()).or_default();
+                e.add = 0;
+                e.set_at = now;
+                e.del = ranked.iter().map(|(r, _)| r.uid.clone()).collect();
+                for (r, pk) in ranked {
+                    let opts = DeleteOptions {
+                        precondition_uid: Some(r.uid.clone()),
+                        ..DeleteOptions::default()
+                    };
+                    match ctx.delete(&pk, &opts) {
+                        Ok(_) => ctx.record(EventRecord::new(
+                            now,
+                            EventType::Normal,
+                            "SuccessfulDelete",
+                            set_ref.clone(),
+                            format!("Deleted pod: {}", pk.name),
+                        )),
+                        Err(_) => {
+                            if let Some(e) = self.expectations.get_mut(key) {
+                                e.del.remove(&r.uid);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Status (upstream calculateStatus).
+        let template_labels = v
+            .template
+            .map(|t| t.metadata.labels.clone())
+            .unwrap_or_default();
+        let mut status = ReplicaSetStatus {
+            replicas: active.len() as i32,
+            observed_generation: v.generation,
+            ..ReplicaSetStatus::default()
+        };
+        let min_ready = SimDuration::from_secs(v.min_ready_seconds.max(0) as u64);
+        let mut next_check: Option<SimDuration> = None;
+        for p in &active {
+            if template_labels
+                .iter()
+                .all(|(k, val)| p.metadata.labels.get(k) == Some(val))
+            {
+                status.fully_labeled_replicas += 1;
+            }
+            if let Some(since) = ready_since(p) {
+                status.ready_replicas += 1;
+                let since = since.unwrap_or(SimTime::ZERO);
+                let ready_for = now.saturating_since(since);
+                if min_ready.is_zero() || ready_for >= min_ready {
+                    status.available_replicas += 1;
+                } else {
+                    let wait = SimDuration::from_nanos(min_ready.as_nanos() - ready_for.as_nanos());
+                    next_check = Some(next_check.map_or(wait, |w: SimDuration| w.min(wait)));
+                }
+            }
+        }
+        if let Some(delay) = next_check {
+            self.enqueue_after(key.clone(), delay, ctx);
+        }
+        let _ = ctx.patch(key, |o| {
+            let current = match o {
+                Object::ReplicaSet(rs) => &mut rs.status,
+                Object::ReplicationController(rc) => &mut rc.status,
+                _ => return false,
+            };
+            let mut next = status.clone();
+            next.conditions = current.conditions.clone();
+            next.terminating_replicas = current.terminating_replicas;
+            if *current == next {
+                return false;
+            }
+            *current = next;
+            true
+        });
+    }
+
+    fn owner_ref(&self, set: &Object, v: &SetView<'_>) -> OwnerReference {
+        OwnerReference {
+            api_version: v.api_version.to_string(),
+            kind: owner_kind(set.kind()).to_string(),
+            name: set.meta().name.clone(),
+            uid: v.uid.to_string(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }
+    }
+
+    fn create_pods(
+        &mut self,
+        key: &ObjectKey,
+        set: &Object,
+        v: &SetView<'_>,
+        n: usize,
+        set_ref: &str,
+        ctx: &mut Context<'_>,
+    ) {
+        let Some(template) = v.template else { return };
+        let now = ctx.now();
+        let e = self.expectations.entry(key.clone()).or_default();
+        e.add = n as i64;
+        e.del.clear();
+        e.set_at = now;
+        let oref = self.owner_ref(set, v);
+        let mut remaining = n;
+        let mut batch = remaining.min(SLOW_START_INITIAL_BATCH);
+        let mut created_total = 0usize;
+        while batch > 0 {
+            let mut failed = false;
+            for _ in 0..batch {
+                let mut meta = template.metadata.clone();
+                meta.name = String::new();
+                meta.generate_name = format!("{}-", key.name);
+                meta.namespace = key.namespace.clone();
+                meta.owner_references = vec![oref.clone()];
+                meta.finalizers.clear();
+                meta.deletion_timestamp = None;
+                let pod = Object::Pod(Pod {
+                    metadata: meta,
+                    spec: template.spec.clone(),
+                    status: Default::default(),
+                });
+                match ctx.create(pod) {
+                    Ok(p) => {
+                        created_total += 1;
+                        ctx.record(EventRecord::new(
+                            now,
+                            EventType::Normal,
+                            "SuccessfulCreate",
+                            set_ref.to_string(),
+                            format!("Created pod: {}", p.meta().name),
+                        ));
+                    }
+                    Err(e) => {
+                        failed = true;
+                        ctx.record(EventRecord::new(
+                            now,
+                            EventType::Warning,
+                            "FailedCreate",
+                            set_ref.to_string(),
+                            format!("Error creating: {e}"),
+                        ));
+                    }
+                }
+            }
+            remaining -= batch;
+            if failed {
+                break;
+            }
+            batch = remaining.min(2 * batch);
+        }
+        // Creations that failed or were skipped will never be observed.
+        if let Some(e) = self.expectations.get_mut(key) {
+            e.add -= (n - created_total) as i64;
+        }
+    }
+}
+
+impl Component for ReplicaSetController {
+    fn name(&self) -> String {
+        "replicaset-controller".into()
+    }
+
+    fn watches(&self) -> Vec<WatchFilter> {
+        vec![
+            WatchFilter::kinds(&[Kind::ReplicaSet, Kind::ReplicationController]),
+            WatchFilter::kinds(&[Kind::Pod]),
+        ]
+    }
+
+    fn on_watch(&mut self, watch: usize, event: &WatchEvent, ctx: &mut Context<'_>) {
+        match watch {
+            WATCH_SETS => {
+                let key = ObjectKey::of(&event.object);
+                if event.type_ == WatchEventType::Deleted {
+                    self.sets.remove(&key);
+                    self.expectations.remove(&key);
+                } else {
+                    self.sets.insert(key.clone(), event.object.clone());
+                    self.enqueue(key, ctx);
+                }
+            }
+            WATCH_PODS => self.on_pod(event, ctx),
+            _ => {}
+        }
+    }
+
+    fn on_timer(&mut self, token: u64, ctx: &mut Context<'_>) {
+        if token == TIMER_WORK {
+            self.work_pending = false;
+            // Drain what is queued now; keys enqueued while syncing wait for the next timer.
+            let n = self.queue.len();
+            for _ in 0..n {
+                let Some(key) = self.queue.pop_front() else {
+                    break;
+                };
+                self.queued.remove(&key);
+                self.sync(&key, ctx);
+            }
+        } else if let Some(key) = self.delayed.remove(&token) {
+            self.enqueue(key, ctx);
+        }
+    }
+}
