@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use kubesim::api::ObjectKey;
 use kubesim::api::objects::{Kind, Object, PodPhase};
@@ -175,18 +172,7 @@ fn five_replicas_are_created_scheduled_and_ready() {
     }
 }
 
-#[derive(Clone, Default)]
-struct Buf(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Buf;
 
 fn cluster() -> (kubesim::runtime::Cluster, Buf) {
     let scenario = kubesim::scenario::load_str("rs.yaml", SCENARIO, Path::new("."), &|_| {

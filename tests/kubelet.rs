@@ -6,7 +6,6 @@
 mod common;
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -19,18 +18,7 @@ use kubesim::kubelet::NODE_STATE_ANNOTATION;
 use kubesim::runtime::{Cluster, Component, Context};
 use kubesim::sim::{SimDuration, SimTime};
 
-#[derive(Clone, Default)]
-struct Buf(Rc<RefCell<Vec<u8>>>);
-
-impl Write for Buf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Buf;
 
 type Log = Rc<RefCell<Vec<(u64, WatchEventType, Pod)>>>;
 type LeaseLog = Rc<RefCell<Vec<(u64, Lease)>>>;

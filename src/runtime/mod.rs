@@ -217,41 +217,23 @@ impl Cluster {
     /// Creates an object on behalf of the scenario (as `kubectl apply` would), logging a
     /// `Sim`/`Applied` event.
     pub fn apply(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
-        self.world.store.set_time(self.engine.now());
-        let result = self.world.store.create(obj);
-        if let Ok(created) = &result {
-            let key = ObjectKey::of(created);
-            let record = EventRecord::new(
-                self.engine.now(),
-                EventType::Sim,
-                "Applied",
-                key.to_string(),
-                format!("{} created by the scenario", key.kind),
-            );
-            self.world.recorder.record(&record);
-        }
-        self.world.publish(&mut self.engine);
-        result
+        self.scenario_write(
+            "Applied",
+            "created",
+            |s| s.create(obj),
+            |o| ObjectKey::of(o),
+        )
     }
 
     /// Updates an object on behalf of the scenario (as `kubectl replace` would), logging a
     /// `Sim`/`Updated` event. The object carries the resourceVersion it was read at.
     pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
-        self.world.store.set_time(self.engine.now());
-        let result = self.world.store.update(obj);
-        if let Ok(updated) = &result {
-            let key = ObjectKey::of(updated);
-            let record = EventRecord::new(
-                self.engine.now(),
-                EventType::Sim,
-                "Updated",
-                key.to_string(),
-                format!("{} updated by the scenario", key.kind),
-            );
-            self.world.recorder.record(&record);
-        }
-        self.world.publish(&mut self.engine);
-        result
+        self.scenario_write(
+            "Updated",
+            "updated",
+            |s| s.update(obj),
+            |o| ObjectKey::of(o),
+        )
     }
 
     /// Deletes an object on behalf of the scenario (as `kubectl delete` would), logging a
@@ -261,15 +243,33 @@ impl Cluster {
         key: &ObjectKey,
         opts: &crate::api::DeleteOptions,
     ) -> Result<crate::api::DeleteOutcome, ApiError> {
+        self.scenario_write(
+            "Deleted",
+            "deleted",
+            |s| s.delete(key, opts),
+            |_| key.clone(),
+        )
+    }
+
+    /// One API write on behalf of the scenario at the current time: logs a `Sim` event with
+    /// `reason` when it succeeds, then fans the changes out to watchers.
+    fn scenario_write<T>(
+        &mut self,
+        reason: &str,
+        verb: &str,
+        write: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+        key_of: impl FnOnce(&T) -> ObjectKey,
+    ) -> Result<T, ApiError> {
         self.world.store.set_time(self.engine.now());
-        let result = self.world.store.delete(key, opts);
-        if result.is_ok() {
+        let result = write(&mut self.world.store);
+        if let Ok(done) = &result {
+            let key = key_of(done);
             let record = EventRecord::new(
                 self.engine.now(),
                 EventType::Sim,
-                "Deleted",
+                reason,
                 key.to_string(),
-                format!("{} deleted by the scenario", key.kind),
+                format!("{} {verb} by the scenario", key.kind),
             );
             self.world.recorder.record(&record);
         }

@@ -91,3 +91,17 @@ pub fn run_yaml(name: &str, yaml: &str) -> Run {
         output,
     }
 }
+
+/// An in-memory output sink that a test can read after the cluster has written to it.
+#[derive(Clone, Default)]
+pub struct Buf(pub std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
