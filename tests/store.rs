@@ -432,3 +432,29 @@ fn the_store_stops_at_its_object_limit() {
         Err(ApiError::TooManyObjects { limit: 6 })
     ));
 }
+
+/// The metrics aggregates, folded change by change, equal a full recount of the store after
+/// runs where the scheduler, kubelet and controllers write (the invariant in stats.rs).
+#[test]
+fn incremental_stats_equal_a_full_recount() {
+    use kubesim::runtime::Stats;
+    for file in ["quickstart.yaml", "kubelet.yaml", "crashloop.yaml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file);
+        let read = |p: &std::path::Path| std::fs::read_to_string(p);
+        let scenario = kubesim::scenario::load(&path, &read).unwrap();
+        let mut cluster = kubesim::setup::build(
+            &scenario,
+            Box::new(std::io::sink()),
+            Box::new(std::io::sink()),
+        )
+        .unwrap();
+        cluster.run().unwrap();
+        let mut live = cluster.stats().clone();
+        live.pods_by_phase.retain(|_, n| *n > 0);
+        let full = Stats::recount(cluster.store().iter().map(|o| &**o));
+        assert_eq!(live, full, "{file}");
+        assert!(full.nodes > 0, "{file}: the check must see nodes");
+    }
+}

@@ -174,11 +174,10 @@ impl Cluster {
             rngs,
             component_names: Vec::new(),
         };
-        let mut stats = Stats::recount(world.store.iter().map(|o| &**o));
-        stats.pods_by_phase.clear();
+        // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
             engine: Engine::new(config.limits),
-            world: World { stats, ..world },
+            world,
             components: Vec::new(),
             metrics: output::MetricsWriter::new(metrics),
             next_sample: SimTime::ZERO,

@@ -491,15 +491,6 @@ impl Snapshot {
         }
     }
 
-    pub fn contains_pod(&self, key: &ObjectKey) -> bool {
-        self.pod_node.contains_key(key)
-    }
-
-    /// The node a cached pod is on.
-    pub fn node_of(&self, key: &ObjectKey) -> Option<&NodeInfo> {
-        self.pod_node.get(key).map(|&i| &self.infos[i])
-    }
-
     fn slot(&mut self, name: &str) -> usize {
         if let Some(&i) = self.index.get(name) {
             return i;

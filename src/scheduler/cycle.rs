@@ -11,7 +11,7 @@ use crate::sim::RngStream;
 
 use super::cache::NodeInfo;
 use super::config::Profile;
-use super::framework::{Code, CycleContext, CycleState, MAX_NODE_SCORE, Status};
+use super::framework::{CycleContext, CycleState, MAX_NODE_SCORE, Status};
 
 /// `numFeasibleNodesToFind`: all nodes below 100; otherwise `percentage` of them (adaptive
 /// `max(50 − N/125, 5)`% when 0), at least 100.
@@ -243,11 +243,6 @@ pub fn fit_error_message(
         msg.push_str(&format!(" {post}."));
     }
     msg
-}
-
-/// Whether any failed node could become feasible through preemption.
-pub fn any_resolvable(failed: &[(usize, Status)]) -> bool {
-    failed.iter().any(|(_, s)| s.code == Code::Unschedulable)
 }
 
 #[cfg(test)]

@@ -90,10 +90,6 @@ impl SchedulingQueue {
         self.pods.is_empty()
     }
 
-    pub fn contains(&self, key: &ObjectKey) -> bool {
-        self.pods.contains_key(key)
-    }
-
     /// Whether a pod is waiting in activeQ.
     pub fn has_active(&self) -> bool {
         !self.active.is_empty()

@@ -290,6 +290,37 @@ pub fn count_matching(node: &NodeInfo, selector: &Selector, ns: &str) -> i64 {
         .count() as i64
 }
 
+/// Visits every snapshot node that has the constraints' keys (all of them when
+/// `require_all`) and, for each constraint whose inclusion policies admit the node, calls
+/// `f(constraint index, topology value, matching pods on the node)`. The one counting loop
+/// behind PreFilter, its memo and PreScore.
+fn for_each_node_count(
+    cx: &CycleContext<'_>,
+    constraints: &[Constraint],
+    require_all: bool,
+    mut f: impl FnMut(usize, &str, i64),
+) {
+    let pod = cx.pod;
+    let ns = pod.metadata.namespace.as_str();
+    let node_affinity = has_required_node_affinity(pod);
+    for node in cx.snapshot.nodes() {
+        if require_all && !has_all_keys(node, constraints) {
+            continue;
+        }
+        let labels = node.labels();
+        for (i, c) in constraints.iter().enumerate() {
+            if !c.includes_node(pod, node, node_affinity) {
+                continue;
+            }
+            let value = labels
+                .get(&c.topology_key)
+                .map(String::as_str)
+                .unwrap_or("");
+            f(i, value, count_matching(node, &c.selector, ns));
+        }
+    }
+}
+
 /// PreFilter result: per constraint, matching pods per topology value and the minimum.
 struct PreFilterState {
     constraints: Vec<Constraint>,
@@ -405,38 +436,22 @@ impl Plugin for PodTopologySpread {
                     cx.snapshot
                         .spread_counts(ns, &c.selector, &c.topology_key, &keys, || {
                             let mut m = HashMap::new();
-                            for node in cx.snapshot.nodes() {
-                                if has_all_keys(node, &constraints) {
-                                    let value = node
-                                        .labels()
-                                        .get(&c.topology_key)
-                                        .map(String::as_str)
-                                        .unwrap_or("");
-                                    bump(&mut m, value, count_matching(node, &c.selector, ns));
+                            for_each_node_count(cx, &constraints, true, |i, value, n| {
+                                if constraints[i].topology_key == c.topology_key
+                                    && constraints[i].selector == c.selector
+                                {
+                                    bump(&mut m, value, n);
                                 }
-                            }
+                            });
                             m
                         })
                 })
                 .collect()
         } else {
             let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
-            for node in cx.snapshot.nodes() {
-                if !has_all_keys(node, &constraints) {
-                    continue;
-                }
-                let labels = node.labels();
-                for (i, c) in constraints.iter().enumerate() {
-                    if !c.includes_node(pod, node, node_affinity) {
-                        continue;
-                    }
-                    let value = labels
-                        .get(&c.topology_key)
-                        .map(String::as_str)
-                        .unwrap_or("");
-                    bump(&mut counts[i], value, count_matching(node, &c.selector, ns));
-                }
-            }
+            for_each_node_count(cx, &constraints, true, |i, value, n| {
+                bump(&mut counts[i], value, n)
+            });
             counts
         };
         let min = counts
@@ -536,26 +551,11 @@ impl Plugin for PodTopologySpread {
                 topology_normalizing_weight(size)
             })
             .collect();
-        let ns = pod.metadata.namespace.as_str();
-        let node_affinity = has_required_node_affinity(pod);
-        for node in cx.snapshot.nodes() {
-            if require_all && !has_all_keys(node, &constraints) {
-                continue;
+        for_each_node_count(cx, &constraints, require_all, |i, value, n| {
+            if let Some(slot) = counts[i].get_mut(value) {
+                *slot += n;
             }
-            let labels = node.labels();
-            for (i, c) in constraints.iter().enumerate() {
-                if !c.includes_node(pod, node, node_affinity) {
-                    continue;
-                }
-                let value = labels
-                    .get(&c.topology_key)
-                    .map(String::as_str)
-                    .unwrap_or("");
-                if let Some(slot) = counts[i].get_mut(value) {
-                    *slot += count_matching(node, &c.selector, ns);
-                }
-            }
-        }
+        });
         state.write(
             PRE_SCORE_KEY,
             PreScoreState {
