@@ -198,21 +198,13 @@ impl SchedulingQueue {
         if let Some(qp) = self.pods.get_mut(&key) {
             qp.info = info.clone();
         }
+        // Re-placing an active pod pushes a fresh heap entry (its priority may have changed);
+        // the stale entry is skipped by `pop`. An in-flight pod stays in flight.
         let next = match place {
             Place::Gated if !Self::gated(&info) => Place::Active,
             Place::Unschedulable if spec_changed => Place::Backoff,
-            Place::Active => {
-                // Lazy heap: re-push so the new priority counts; the old entry is skipped.
-                Place::Active
-            }
             p => p,
         };
-        if next == Place::InFlight {
-            if let Some(qp) = self.pods.get_mut(&key) {
-                qp.place = Place::InFlight;
-            }
-            return;
-        }
         self.place(key, next, now);
     }
 
