@@ -182,14 +182,6 @@ impl Scheduler {
             snapshot: &self.snapshot,
         };
         let mut state = CycleState::default();
-        let pdbs: Vec<&crate::api::objects::PodDisruptionBudget> = self
-            .pdbs
-            .values()
-            .filter_map(|o| match &**o {
-                Object::PodDisruptionBudget(p) => Some(p),
-                _ => None,
-            })
-            .collect();
         let mut preempt: Option<preemption::Candidate> = None;
         let outcome: Result<String, String> = (|| {
             if n == 0 {
@@ -221,6 +213,15 @@ impl Scheduler {
                 0 => {
                     let mut post = String::new();
                     if profile.preemption {
+                        // Only failed cycles need the PDBs.
+                        let pdbs: Vec<&crate::api::objects::PodDisruptionBudget> = self
+                            .pdbs
+                            .values()
+                            .filter_map(|o| match &**o {
+                                Object::PodDisruptionBudget(p) => Some(p),
+                                _ => None,
+                            })
+                            .collect();
                         let terminating = self.snapshot.get(nominated).is_some_and(|node| {
                             preemption::lower_priority_terminating(node, qp.info.priority)
                         });
