@@ -1,9 +1,15 @@
 //! Controllers of kube-controller-manager, one component each.
 //!
 //! - [`replicaset`]: the ReplicaSet and ReplicationController controller
-//!   (`pkg/controller/replicaset/replica_set.go`).
+//!   (`pkg/controller/replicaset/replica_set.go`), with [`rank`] its deletion ranking.
+//! - [`workqueue`]: the deduplicating, delaying, rate-limited work queue every controller
+//!   drives its syncs with.
+//! - [`pods`]: pod helpers shared by the workload controllers (active, ready, available,
+//!   controller references, creation from a template in slow-start batches).
 
+pub mod pods;
 pub mod rank;
 pub mod replicaset;
+pub mod workqueue;
 
 pub use replicaset::ReplicaSetController;

@@ -7,17 +7,17 @@
 //! labels no longer match), then, if its expectations are satisfied (every create and delete
 //! it issued has been observed through the watch, or 5 minutes passed), creates pods in
 //! slow-start batches 1, 2, 4, … (at most `burstReplicas` = 500 per sync, stopping at the
-//! first failed create) or deletes the pods ranked first by [`super::rank`], and finally
-//! writes the status.
+//! first failed create; a failed create requeues the set with the work queue's back-off) or
+//! deletes the pods ranked first by [`super::rank`], and finally writes the status.
 //!
 //! Simplifications: the "related pods" used for the deletion rank are the set's own active
 //! pods (upstream also counts pods of sibling sets owned by the same Deployment); there is no
 //! periodic resync; status updates are not retried.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::api::meta::{ConditionStatus, OwnerReference};
+use crate::api::meta::OwnerReference;
 use crate::api::objects::pod::Pod;
 use crate::api::objects::workloads::ReplicaSetStatus;
 use crate::api::objects::{Kind, Object, ObjectKey, PodTemplateSpec};
@@ -26,21 +26,19 @@ use crate::api::{DeleteOptions, WatchEvent, WatchEventType, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
+use super::pods::{availability, controller_ref, create_pod, pod_from_template, slow_start_batch};
 use super::rank::{RankedPod, sort_for_deletion};
+use super::workqueue::WorkQueue;
+
+pub use super::pods::is_active;
 
 /// Upstream `BurstReplicas`: the most creates or deletes in one sync.
 pub const BURST_REPLICAS: usize = 500;
-/// Upstream `SlowStartInitialBatchSize`.
-pub const SLOW_START_INITIAL_BATCH: usize = 1;
 /// Upstream `ExpectationsTimeout`.
 pub const EXPECTATIONS_TIMEOUT: SimDuration = SimDuration::from_secs(300);
-/// The most keys waiting in the work queue; further distinct keys are dropped (a later
-/// event for them enqueues them again).
-pub const MAX_QUEUE: usize = 1_000_000;
 
 const WATCH_SETS: usize = 0;
 const WATCH_PODS: usize = 1;
-const TIMER_WORK: u64 = 0;
 
 /// Outstanding creates and deletes of one set (upstream `UIDTrackingControllerExpectations`).
 #[derive(Clone, Debug, Default)]
@@ -62,13 +60,8 @@ impl Expectations {
 pub struct ReplicaSetController {
     sets: BTreeMap<ObjectKey, Arc<Object>>,
     pods: BTreeMap<ObjectKey, Arc<Object>>,
-    queue: VecDeque<ObjectKey>,
-    queued: BTreeSet<ObjectKey>,
-    work_pending: bool,
+    queue: WorkQueue<ObjectKey>,
     expectations: BTreeMap<ObjectKey, Expectations>,
-    /// Delayed requeues (minReadySeconds), by timer token.
-    delayed: BTreeMap<u64, ObjectKey>,
-    next_token: u64,
 }
 
 /// The parts of a ReplicaSet or ReplicationController the controller uses.
@@ -115,19 +108,6 @@ fn view(obj: &Object) -> Option<SetView<'_>> {
     }
 }
 
-/// `FilterActivePods`: not terminal and not being deleted.
-pub fn is_active(pod: &Pod) -> bool {
-    !pod.status.phase.is_terminal() && pod.metadata.deletion_timestamp.is_none()
-}
-
-fn ready_since(pod: &Pod) -> Option<Option<SimTime>> {
-    pod.status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready" && c.status == ConditionStatus::True)
-        .map(|c| c.last_transition_time.map(|t| t.0))
-}
-
 fn owner_kind(kind: Kind) -> &'static str {
     if kind == Kind::ReplicationController {
         "ReplicationController"
@@ -142,24 +122,7 @@ impl ReplicaSetController {
     }
 
     fn enqueue(&mut self, key: ObjectKey, ctx: &mut Context<'_>) {
-        if self.queued.len() >= MAX_QUEUE || !self.queued.insert(key.clone()) {
-            return;
-        }
-        self.queue.push_back(key);
-        if !self.work_pending {
-            self.work_pending = true;
-            ctx.set_timer(SimDuration::ZERO, TIMER_WORK);
-        }
-    }
-
-    fn enqueue_after(&mut self, key: ObjectKey, delay: SimDuration, ctx: &mut Context<'_>) {
-        if self.delayed.values().any(|k| *k == key) {
-            return;
-        }
-        self.next_token += 1;
-        let token = self.next_token;
-        self.delayed.insert(token, key);
-        ctx.set_timer(delay, token);
+        self.queue.add(key, ctx);
     }
 
     /// The set owning `pod` (controllerRef), if it is one we know.
@@ -369,7 +332,6 @@ impl ReplicaSetController {
             observed_generation: v.generation,
             ..ReplicaSetStatus::default()
         };
-        let min_ready = SimDuration::from_secs(v.min_ready_seconds.max(0) as u64);
         let mut next_check: Option<SimDuration> = None;
         for p in &active {
             if template_labels
@@ -378,20 +340,20 @@ impl ReplicaSetController {
             {
                 status.fully_labeled_replicas += 1;
             }
-            if let Some(since) = ready_since(p) {
-                status.ready_replicas += 1;
-                let since = since.unwrap_or(SimTime::ZERO);
-                let ready_for = now.saturating_since(since);
-                if min_ready.is_zero() || ready_for >= min_ready {
+            match availability(p, v.min_ready_seconds, now) {
+                Ok(false) => {}
+                Ok(true) => {
+                    status.ready_replicas += 1;
                     status.available_replicas += 1;
-                } else {
-                    let wait = SimDuration::from_nanos(min_ready.as_nanos() - ready_for.as_nanos());
+                }
+                Err(wait) => {
+                    status.ready_replicas += 1;
                     next_check = Some(next_check.map_or(wait, |w: SimDuration| w.min(wait)));
                 }
             }
         }
         if let Some(delay) = next_check {
-            self.enqueue_after(key.clone(), delay, ctx);
+            self.queue.add_after(key.clone(), delay, ctx);
         }
         let _ = ctx.patch(key, |o| {
             let current = match o {
@@ -411,14 +373,7 @@ impl ReplicaSetController {
     }
 
     fn owner_ref(&self, set: &Object, v: &SetView<'_>) -> OwnerReference {
-        OwnerReference {
-            api_version: v.api_version.to_string(),
-            kind: owner_kind(set.kind()).to_string(),
-            name: set.meta().name.clone(),
-            uid: v.uid.to_string(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }
+        controller_ref(v.api_version, owner_kind(set.kind()), set)
     }
 
     fn create_pods(
@@ -437,56 +392,21 @@ impl ReplicaSetController {
         e.del.clear();
         e.set_at = now;
         let oref = self.owner_ref(set, v);
-        let mut remaining = n;
-        let mut batch = remaining.min(SLOW_START_INITIAL_BATCH);
-        let mut created_total = 0usize;
-        while batch > 0 {
-            let mut failed = false;
-            for _ in 0..batch {
-                let mut meta = template.metadata.clone();
-                meta.name = String::new();
-                meta.generate_name = format!("{}-", key.name);
-                meta.namespace = key.namespace.clone();
-                meta.owner_references = vec![oref.clone()];
-                meta.finalizers.clear();
-                meta.deletion_timestamp = None;
-                let pod = Object::Pod(Pod {
-                    metadata: meta,
-                    spec: template.spec.clone(),
-                    status: Default::default(),
-                });
-                match ctx.create(pod) {
-                    Ok(p) => {
-                        created_total += 1;
-                        ctx.record(EventRecord::new(
-                            now,
-                            EventType::Normal,
-                            "SuccessfulCreate",
-                            set_ref.to_string(),
-                            format!("Created pod: {}", p.meta().name),
-                        ));
-                    }
-                    Err(e) => {
-                        failed = true;
-                        ctx.record(EventRecord::new(
-                            now,
-                            EventType::Warning,
-                            "FailedCreate",
-                            set_ref.to_string(),
-                            format!("Error creating: {e}"),
-                        ));
-                    }
-                }
-            }
-            remaining -= batch;
-            if failed {
-                break;
-            }
-            batch = remaining.min(2 * batch);
-        }
+        let generate_name = format!("{}-", key.name);
+        let created_total = slow_start_batch(n, |_| {
+            let pod = pod_from_template(template, &key.namespace, "", &generate_name, oref.clone());
+            create_pod(ctx, pod, set_ref).map(|_| ())
+        });
         // Creations that failed or were skipped will never be observed.
         if let Some(e) = self.expectations.get_mut(key) {
             e.add -= (n - created_total) as i64;
+        }
+        // Upstream returns the error from syncReplicaSet, and the key comes back
+        // rate-limited (5 ms doubling to 1000 s); a full success forgets the failures.
+        if created_total < n {
+            self.queue.add_rate_limited(key.clone(), ctx);
+        } else {
+            self.queue.forget(key);
         }
     }
 }
@@ -521,19 +441,8 @@ impl Component for ReplicaSetController {
     }
 
     fn on_timer(&mut self, token: u64, ctx: &mut Context<'_>) {
-        if token == TIMER_WORK {
-            self.work_pending = false;
-            // Drain what is queued now; keys enqueued while syncing wait for the next timer.
-            let n = self.queue.len();
-            for _ in 0..n {
-                let Some(key) = self.queue.pop_front() else {
-                    break;
-                };
-                self.queued.remove(&key);
-                self.sync(&key, ctx);
-            }
-        } else if let Some(key) = self.delayed.remove(&token) {
-            self.enqueue(key, ctx);
+        for key in self.queue.on_timer(token, ctx).unwrap_or_default() {
+            self.sync(&key, ctx);
         }
     }
 }
