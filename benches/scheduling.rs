@@ -102,7 +102,10 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
         },
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),
-        kubesim::setup::Components { kubelet: false },
+        kubesim::setup::Components {
+            kubelet: false,
+            ..Default::default()
+        },
     )
     .expect("empty scenario builds");
     for ns in [w.init_namespace, w.measure_namespace] {

@@ -19,11 +19,17 @@ pub struct Components {
     /// The kubelet fleet. Off for scheduler-only measurements (upstream's scheduler_perf
     /// runs no kubelets: bound pods stay as bound).
     pub kubelet: bool,
+    /// Run the scheduler without its memoized count tables (plain re-computation each
+    /// cycle; same results, slower): see [`crate::scheduler::memo`].
+    pub scheduler_plain_counts: bool,
 }
 
 impl Default for Components {
     fn default() -> Self {
-        Components { kubelet: true }
+        Components {
+            kubelet: true,
+            scheduler_plain_counts: false,
+        }
     }
 }
 
@@ -53,7 +59,7 @@ pub fn build_with(
             diagnostics.push(d);
         }
     }
-    let scheduler =
+    let mut scheduler =
         SchedulerConfig::from_config(&scenario.scheduler).map_err(|message| ScenarioError {
             diagnostics: vec![crate::scenario::Diagnostic {
                 file: String::new(),
@@ -65,6 +71,7 @@ pub fn build_with(
     if !diagnostics.is_empty() {
         return Err(ScenarioError { diagnostics });
     }
+    scheduler.plain_counts = components.scheduler_plain_counts;
     cluster
         .add_component(Box::new(Scheduler::new(scheduler)))
         .expect("the scheduler is the only component named scheduler");

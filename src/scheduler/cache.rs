@@ -21,6 +21,7 @@ use crate::api::selector::{
 };
 
 use super::listers::Listers;
+use super::memo::{AffinityMemo, TopologyCounts};
 
 /// A pod as the scheduler sees it, with the derived values plugins need precomputed.
 #[derive(Debug)]
@@ -211,7 +212,7 @@ pub fn normalized_image_name(name: &str) -> String {
 }
 
 /// A parsed `PodAffinityTerm` (upstream `framework.AffinityTerm`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AffinityTerm {
     /// Namespaces named by the term; the pod's own when neither `namespaces` nor
     /// `namespaceSelector` is set.
@@ -226,9 +227,19 @@ impl AffinityTerm {
     /// `AffinityTerm.Matches`: the pod is in one of the namespaces, or its namespace's labels
     /// match the namespace selector, and its labels match the selector.
     pub fn matches(&self, pod: &Pod, ns_labels: &BTreeMap<String, String>) -> bool {
-        (self.namespaces.contains(&pod.metadata.namespace)
+        self.matches_parts(&pod.metadata.namespace, &pod.metadata.labels, ns_labels)
+    }
+
+    /// [`AffinityTerm::matches`] for a pod given by its namespace and labels.
+    pub fn matches_parts(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        ns_labels: &BTreeMap<String, String>,
+    ) -> bool {
+        (self.namespaces.iter().any(|n| n == namespace)
             || self.namespace_selector.matches(ns_labels))
-            && self.selector.matches(&pod.metadata.labels)
+            && self.selector.matches(labels)
     }
 
     /// `newAffinityTerm`. `matchLabelKeys`/`mismatchLabelKeys` are merged into the label
@@ -376,15 +387,22 @@ pub struct Snapshot {
     images: HashMap<String, (i64, usize)>,
     /// Services, controllers and Namespaces some plugins read (see [`Listers`]).
     pub listers: Listers,
-    /// Cached pods with pod (anti-)affinity, and with required anti-affinity terms
-    /// (InterPodAffinity skips its node scans when there are none).
+    /// Cached pods with pod (anti-)affinity, with required anti-affinity terms, and with
+    /// terms InterPodAffinity's scoring reads (required affinity or preferred terms): the
+    /// plugin skips its node scans when there are none.
     with_affinity: usize,
     with_required_anti_affinity: usize,
+    with_scoring_terms: usize,
     /// Pending pods nominated to a node by preemption (`status.nominatedNodeName`), by node.
     nominated: BTreeMap<String, Vec<Arc<PodInfo>>>,
     /// PodTopologySpread's per-domain counts, memoized across cycles and kept up to date
     /// as pods come and go (see [`Snapshot::spread_counts`]).
     spread_memo: std::cell::RefCell<Vec<SpreadCounts>>,
+    /// InterPodAffinity's count tables, memoized the same way (see [`super::memo`]).
+    affinity_memo: std::cell::RefCell<AffinityMemo>,
+    /// Compute every count table by a full scan each time (no memo): the plain
+    /// re-computation the memoized fast paths are tested against.
+    pub plain_counts: bool,
 }
 
 /// Matching-pod counts per topology value for one (namespace, selector, key, required keys).
@@ -475,6 +493,11 @@ impl Snapshot {
         self.with_required_anti_affinity
     }
 
+    /// Number of cached pods with required affinity or preferred (anti-)affinity terms.
+    pub fn pods_with_scoring_terms(&self) -> usize {
+        self.with_scoring_terms
+    }
+
     fn count_affinity(&mut self, info: &PodInfo, add: bool) {
         let step = |n: &mut usize| {
             *n = if add {
@@ -488,6 +511,13 @@ impl Snapshot {
         }
         if !info.affinity.required_anti_affinity.is_empty() {
             step(&mut self.with_required_anti_affinity);
+        }
+        let a = &info.affinity;
+        if !a.required_affinity.is_empty()
+            || !a.preferred_affinity.is_empty()
+            || !a.preferred_anti_affinity.is_empty()
+        {
+            step(&mut self.with_scoring_terms);
         }
     }
 
@@ -535,6 +565,7 @@ impl Snapshot {
             return;
         };
         self.spread_memo.get_mut().clear();
+        self.affinity_memo.get_mut().clear();
         let i = self.slot(&node.metadata.name);
         let old_zone = self.infos[i].node.as_deref().and_then(|o| match o {
             Object::Node(n) => Some(zone_key(n)),
@@ -569,6 +600,7 @@ impl Snapshot {
             return;
         };
         self.spread_memo.get_mut().clear();
+        self.affinity_memo.get_mut().clear();
         if let Some(Object::Node(old)) = self.infos[i].node.clone().as_deref() {
             self.account_images(old, false);
             self.remove_from_tree(i);
@@ -607,7 +639,7 @@ impl Snapshot {
         let i = self.slot(node_name);
         self.pod_node.insert(info.key.clone(), i);
         self.count_affinity(&info, true);
-        self.adjust_spread(i, &info, 1);
+        self.adjust_memos(i, &info, 1);
         self.infos[i].add_pod(info);
     }
 
@@ -616,7 +648,7 @@ impl Snapshot {
         let removed = self.infos[i].remove_pod(key);
         if let Some(info) = &removed {
             self.count_affinity(info, false);
-            self.adjust_spread(i, info, -1);
+            self.adjust_memos(i, info, -1);
         }
         removed
     }
@@ -637,6 +669,9 @@ impl Snapshot {
         required_keys: &[String],
         compute: impl FnOnce() -> HashMap<String, i64>,
     ) -> HashMap<String, i64> {
+        if self.plain_counts {
+            return compute();
+        }
         let mut memo = self.spread_memo.borrow_mut();
         if let Some(t) = memo.iter().find(|t| {
             t.namespace == namespace
@@ -660,12 +695,47 @@ impl Snapshot {
         counts
     }
 
-    fn adjust_spread(&mut self, node: usize, pod: &PodInfo, delta: i64) {
-        let memo = self.spread_memo.get_mut();
-        if memo.is_empty() || self.infos[node].node.is_none() {
+    /// InterPodAffinity's existing-pods anti-affinity counts against an incoming pod (see
+    /// [`AffinityMemo::existing_anti`]); `compute` is the full scan.
+    pub fn existing_anti_counts(
+        &self,
+        pod: &Pod,
+        ns_labels: &BTreeMap<String, String>,
+        compute: impl FnOnce() -> TopologyCounts,
+    ) -> Arc<TopologyCounts> {
+        if self.plain_counts {
+            return Arc::new(compute());
+        }
+        let m = &pod.metadata;
+        self.affinity_memo
+            .borrow_mut()
+            .existing_anti(&m.namespace, &m.labels, ns_labels, compute)
+    }
+
+    /// InterPodAffinity's counts for an incoming pod's merged required terms (see
+    /// [`AffinityMemo::incoming`]); `compute` is the full scan.
+    pub fn incoming_affinity_counts(
+        &self,
+        affinity_terms: &[AffinityTerm],
+        anti_terms: &[AffinityTerm],
+        compute: impl FnOnce() -> (TopologyCounts, TopologyCounts),
+    ) -> (Arc<TopologyCounts>, Arc<TopologyCounts>) {
+        if self.plain_counts {
+            let (a, b) = compute();
+            return (Arc::new(a), Arc::new(b));
+        }
+        self.affinity_memo
+            .borrow_mut()
+            .incoming(affinity_terms, anti_terms, compute)
+    }
+
+    fn adjust_memos(&mut self, node: usize, pod: &PodInfo, delta: i64) {
+        if self.infos[node].node.is_none() {
             return;
         }
         let labels = &self.infos[node].node().metadata.labels;
+        self.affinity_memo.get_mut().adjust(labels, pod, delta);
+        let memo = self.spread_memo.get_mut();
         for t in memo.iter_mut() {
             if t.required_keys.iter().all(|k| labels.contains_key(k))
                 && spread_counts_pod(t, pod)

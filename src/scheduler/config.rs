@@ -120,6 +120,10 @@ pub struct SchedulerConfig {
     pub percentage_of_nodes_to_score: i32,
     pub initial_backoff_seconds: i64,
     pub max_backoff_seconds: i64,
+    /// Not a KubeSchedulerConfiguration field: recompute every count table by a full scan
+    /// instead of using the cache's memo (see [`super::memo`]). For tests that check the
+    /// fast paths against plain re-computation; results are identical, only slower.
+    pub plain_counts: bool,
 }
 
 fn merge(defaults: &[(String, i64)], custom: &PluginSet) -> Vec<(String, i64)> {
@@ -220,6 +224,7 @@ impl SchedulerConfig {
             );
         }
         Ok(SchedulerConfig {
+            plain_counts: false,
             profiles,
             percentage_of_nodes_to_score: cfg.percentage_of_nodes_to_score.unwrap_or(0),
             initial_backoff_seconds: initial,

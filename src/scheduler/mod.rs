@@ -17,6 +17,7 @@ pub mod cycle;
 pub mod explain;
 pub mod framework;
 pub mod listers;
+pub mod memo;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;
@@ -62,9 +63,11 @@ impl Scheduler {
             SimDuration::from_secs(config.initial_backoff_seconds as u64),
             SimDuration::from_secs(config.max_backoff_seconds as u64),
         );
+        let mut snapshot = Snapshot::default();
+        snapshot.plain_counts = config.plain_counts;
         Scheduler {
             config,
-            snapshot: Snapshot::default(),
+            snapshot,
             queue,
             assumed: HashSet::new(),
             next_start: 0,
@@ -250,6 +253,9 @@ impl Scheduler {
                 }
             }
         })();
+        // Release the cycle's shared count tables before assuming the pod, so the cache
+        // updates them in place instead of copying them (see `memo`).
+        drop(state);
         match outcome {
             Ok(node) => self.assume_and_bind(qp.info.clone(), &node, ctx),
             Err(message) => {

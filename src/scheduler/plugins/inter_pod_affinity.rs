@@ -23,6 +23,7 @@
 //! Not modelled: the PreFilter AddPod/RemovePod extensions (preemption is not implemented).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -33,6 +34,7 @@ use crate::scheduler::framework::{
     Code, CycleContext, CycleState, MAX_NODE_SCORE, Plugin, Points, Status,
 };
 use crate::scheduler::listers::Listers;
+use crate::scheduler::memo::{TopologyCounts, add_count};
 
 pub const NAME: &str = "InterPodAffinity";
 const PRE_FILTER_KEY: &str = "PreFilterInterPodAffinity";
@@ -74,10 +76,6 @@ impl InterPodAffinity {
     }
 }
 
-/// topology key → value → count (upstream's `topologyToMatchedTermCount`, nested so lookups
-/// need no allocation). Lookups only; never iterated into a result.
-type TopologyCounts = HashMap<String, HashMap<String, i64>>;
-
 /// `mergeAffinityTermNamespacesIfNotEmpty`: a non-empty namespace selector becomes the names
 /// of the namespaces it selects, and then selects nothing.
 fn merge_namespaces(term: &mut AffinityTerm, listers: &Listers) {
@@ -109,29 +107,17 @@ fn namespace_labels(listers: &Listers, ns: &str) -> Labels {
 /// `podMatchesAllAffinityTerms` (the incoming pod's terms have their namespace selector
 /// merged, so no namespace labels are needed).
 fn matches_all(terms: &[AffinityTerm], pod: &Pod) -> bool {
-    !terms.is_empty() && terms.iter().all(|t| t.matches(pod, empty_labels()))
+    crate::scheduler::memo::matches_all(terms, &pod.metadata.namespace, &pod.metadata.labels)
 }
 
 fn add(counts: &mut TopologyCounts, node: &NodeInfo, key: &str, value: i64) {
-    let Some(v) = node.labels().get(key) else {
-        return;
-    };
-    // Look up before inserting: no allocation once the pair exists.
-    if let Some(n) = counts.get_mut(key).and_then(|m| m.get_mut(v.as_str())) {
-        *n += value;
-        return;
-    }
-    *counts
-        .entry(key.to_string())
-        .or_default()
-        .entry(v.clone())
-        .or_insert(0) += value;
+    add_count(counts, node.labels(), key, value);
 }
 
 struct PreFilterState {
-    existing_anti: TopologyCounts,
-    affinity: TopologyCounts,
-    anti: TopologyCounts,
+    existing_anti: Arc<TopologyCounts>,
+    affinity: Arc<TopologyCounts>,
+    anti: Arc<TopologyCounts>,
     required_affinity: Vec<AffinityTerm>,
     required_anti_affinity: Vec<AffinityTerm>,
 }
@@ -270,37 +256,53 @@ impl Plugin for InterPodAffinity {
         }
         let ns_labels = namespace_labels(listers, &pod.metadata.namespace);
 
-        let mut existing_anti = TopologyCounts::new();
-        let any_anti = cx.snapshot.pods_with_required_anti_affinity() > 0;
-        for node in cx.snapshot.nodes().filter(|_| any_anti) {
-            for existing in &node.pods_with_required_anti_affinity {
-                for t in &existing.affinity.required_anti_affinity {
-                    if t.matches(pod, &ns_labels) {
-                        add(&mut existing_anti, node, &t.topology_key, 1);
+        // Both tables come from the cache's memo (kept current pod by pod); the closures
+        // are upstream's full scans, run the first time a table is asked for.
+        let snapshot = cx.snapshot;
+        let existing_anti = if snapshot.pods_with_required_anti_affinity() > 0 {
+            snapshot.existing_anti_counts(pod, &ns_labels, || {
+                let mut counts = TopologyCounts::new();
+                for node in snapshot.nodes() {
+                    for existing in &node.pods_with_required_anti_affinity {
+                        for t in &existing.affinity.required_anti_affinity {
+                            if t.matches(pod, &ns_labels) {
+                                add(&mut counts, node, &t.topology_key, 1);
+                            }
+                        }
                     }
                 }
-            }
-        }
+                counts
+            })
+        } else {
+            Arc::default()
+        };
 
-        let mut affinity = TopologyCounts::new();
-        let mut anti = TopologyCounts::new();
-        if !required_affinity.is_empty() || !required_anti_affinity.is_empty() {
-            for node in cx.snapshot.nodes() {
-                for existing in &node.pods {
-                    let ep = existing.pod();
-                    if matches_all(&required_affinity, ep) {
-                        for t in &required_affinity {
-                            add(&mut affinity, node, &t.topology_key, 1);
+        let (affinity, anti) = if !required_affinity.is_empty()
+            || !required_anti_affinity.is_empty()
+        {
+            snapshot.incoming_affinity_counts(&required_affinity, &required_anti_affinity, || {
+                let mut affinity = TopologyCounts::new();
+                let mut anti = TopologyCounts::new();
+                for node in snapshot.nodes() {
+                    for existing in &node.pods {
+                        let ep = existing.pod();
+                        if matches_all(&required_affinity, ep) {
+                            for t in &required_affinity {
+                                add(&mut affinity, node, &t.topology_key, 1);
+                            }
                         }
-                    }
-                    for t in &required_anti_affinity {
-                        if t.matches(ep, empty_labels()) {
-                            add(&mut anti, node, &t.topology_key, 1);
+                        for t in &required_anti_affinity {
+                            if t.matches(ep, empty_labels()) {
+                                add(&mut anti, node, &t.topology_key, 1);
+                            }
                         }
                     }
                 }
-            }
-        }
+                (affinity, anti)
+            })
+        } else {
+            (Arc::default(), Arc::default())
+        };
 
         if existing_anti.is_empty()
             && required_affinity.is_empty()
@@ -370,7 +372,9 @@ impl Plugin for InterPodAffinity {
         let ns_labels = namespace_labels(listers, &pod.metadata.namespace);
         let mut score = ScoreMap::new();
         let mut any = false;
-        if !has_constraints && cx.snapshot.pods_with_affinity() == 0 {
+        // Without preferred terms of its own, only existing pods' required affinity and
+        // preferred terms can score: none cached means every node's score is 0.
+        if !has_constraints && cx.snapshot.pods_with_scoring_terms() == 0 {
             return Status::skip();
         }
         for node in cx.snapshot.nodes() {
