@@ -973,8 +973,7 @@ fn runs_are_reproducible() {
         r.run_to(at(30));
         r.set_version("v2");
         r.run_to(at(200));
-        let bytes = r.events.0.borrow().clone();
-        bytes
+        r.events.0.borrow().clone()
     };
     assert_eq!(run(), run());
 }
