@@ -1014,3 +1014,54 @@ fn the_binary_reports_the_deployment_and_its_replica_set() {
     assert_eq!(rs["available"], 10, "{rs}");
     assert_eq!(summary["events"]["by_reason"]["ScalingReplicaSet"], 1);
 }
+
+/// The shipped crash-loop scenario, through the binary: the Deployment's only pod never gets
+/// Ready, so summary.json reports the rollout as ProgressDeadlineExceeded.
+#[test]
+fn the_shipped_crashloop_scenario_exceeds_its_progress_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/crashloop.yaml");
+    let o = common::kubesim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("summary.json")).unwrap()).unwrap();
+    let d = summary["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["object"] == "Deployment/default/crashy")
+        .unwrap()
+        .clone();
+    assert_eq!(d["progressing"], util::TIMED_OUT_REASON, "{d}");
+    assert_eq!(
+        (d["desired"].as_i64(), d["available"].as_i64()),
+        (Some(1), Some(0)),
+        "{d}"
+    );
+    // A shorter run ends before the deadline (600 s after the last progress).
+    let short = dir.path().join("short");
+    let o = common::kubesim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        short.to_str().unwrap(),
+        "--until",
+        "9m",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(short.join("summary.json")).unwrap()).unwrap();
+    let d = summary["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["object"] == "Deployment/default/crashy")
+        .unwrap()
+        .clone();
+    assert_eq!(d["progressing"], util::RS_UPDATED_REASON, "{d}");
+}

@@ -82,7 +82,10 @@ fn summary_lists_counts_and_workloads() {
     // Workloads in key order: the Deployment's ReplicaSet, then the Deployment.
     let rs = &s["workloads"][0];
     assert!(
-        rs["object"].as_str().unwrap().starts_with("ReplicaSet/shop/web-"),
+        rs["object"]
+            .as_str()
+            .unwrap()
+            .starts_with("ReplicaSet/shop/web-"),
         "{rs}"
     );
     let web = &s["workloads"][1];
