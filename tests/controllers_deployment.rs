@@ -1065,3 +1065,88 @@ fn the_shipped_crashloop_scenario_exceeds_its_progress_deadline() {
         .clone();
     assert_eq!(d["progressing"], util::RS_UPDATED_REASON, "{d}");
 }
+
+/// A ReplicaSet of another template already holds the new ReplicaSet's name: the
+/// Deployment bumps `status.collisionCount`, and the next hash (with the count) names its
+/// ReplicaSet.
+#[test]
+fn a_hash_collision_bumps_the_collision_count() {
+    let yaml = scenario("", TEN_25);
+    let loaded = kubesim::scenario::load_str("deploy.yaml", &yaml, Path::new("."), &|_| {
+        Err(std::io::Error::other("no includes"))
+    })
+    .unwrap();
+    // The template as the API server stored it (defaults applied).
+    let stored = loaded
+        .objects
+        .iter()
+        .find_map(|o| match &o.object {
+            Object::Deployment(d) => {
+                let mut obj = Object::Deployment(d.clone());
+                kubesim::api::defaults::apply(&mut obj);
+                match obj {
+                    Object::Deployment(d) => Some(d),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .unwrap();
+    let taken = util::compute_hash(&stored.spec.template, None);
+    let squatter = format!(
+        "    - apiVersion: apps/v1
+      kind: ReplicaSet
+      metadata: {{name: web-{taken}, namespace: default}}
+      spec:
+        replicas: 0
+        selector: {{matchLabels: {{app: other}}}}
+        template:
+          metadata: {{labels: {{app: other}}}}
+          spec:
+            containers: [{{name: c, image: busybox}}]
+"
+    );
+    let mut r = start(&format!("{yaml}{squatter}"));
+    r.run_to(at(60));
+    let d = r.deployment();
+    assert_eq!(d.status.collision_count, Some(1));
+    let second = util::compute_hash(&stored.spec.template, Some(1));
+    assert_ne!(second, taken);
+    let rs = r.rs("v1");
+    assert_eq!(rs.metadata.name, format!("web-{second}"));
+    assert_complete(&d, 10);
+}
+
+#[test]
+fn rollout_undo_reports_what_kubectl_reports() {
+    use kubesim::controllers::deployment::RollbackError;
+    let mut r = start(&scenario("", TEN_25));
+    r.run_to(at(60));
+    let d = r.deployment();
+    assert_eq!(
+        rollout_undo(&d, r.replica_sets(), 0),
+        Err(RollbackError::NoHistory("web".into()))
+    );
+    assert_eq!(
+        rollout_undo(&d, r.replica_sets(), 7),
+        Err(RollbackError::RevisionNotFound(7))
+    );
+    assert_eq!(
+        rollout_undo(&d, r.replica_sets(), 1),
+        Err(RollbackError::AlreadyMatches(1))
+    );
+    r.set_version("v2");
+    r.run_to(at(200));
+    let mut paused = r.deployment();
+    paused.spec.paused = true;
+    assert_eq!(
+        rollout_undo(&paused, r.replica_sets(), 0),
+        Err(RollbackError::Paused)
+    );
+    let undone = rollout_undo(&r.deployment(), r.replica_sets(), 1).unwrap();
+    assert_eq!(undone.spec.template, {
+        let mut t = r.rs("v1").spec.template;
+        t.metadata.labels.remove(util::POD_TEMPLATE_HASH_LABEL);
+        t
+    });
+}
