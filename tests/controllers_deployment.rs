@@ -1150,3 +1150,67 @@ fn rollout_undo_reports_what_kubectl_reports() {
         t
     });
 }
+
+/// An orphan ReplicaSet the Deployment's selector matches is adopted (and, being of another
+/// template, rolled away as an old one); relabelled out of the selector, it is released.
+#[test]
+fn matching_orphan_replica_sets_are_adopted_and_released_when_relabelled() {
+    let legacy = "    - apiVersion: apps/v1
+      kind: ReplicaSet
+      metadata: {name: legacy, namespace: default, labels: {app: web, version: v0}}
+      spec:
+        replicas: 2
+        selector: {matchLabels: {app: web, version: v0}}
+        template:
+          metadata: {labels: {app: web, version: v0}}
+          spec:
+            containers: [{name: app, image: nginx:1.26}]
+";
+    let mut r = start(&format!("{}{legacy}", scenario("", TEN_25)));
+    r.run_to(at(120));
+    let d = r.deployment();
+    let old = r.rs("v0");
+    let owner = old.metadata.controller_ref().expect("adopted");
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("Deployment", d.metadata.uid.as_str())
+    );
+    assert_eq!(
+        old.spec.replicas,
+        Some(0),
+        "an old ReplicaSet is scaled away"
+    );
+    assert_complete(&d, 10);
+    let last = r.samples.borrow().last().cloned().unwrap();
+    assert_eq!(last.existing_by_version.get("v0"), None);
+
+    let key = ObjectKey::new(Kind::ReplicaSet, "default", "legacy");
+    let mut obj = (**r.cluster.store().get(&key).unwrap()).clone();
+    obj.meta_mut().labels.insert("app".into(), "retired".into());
+    r.cluster.update(obj).unwrap();
+    r.run_to(at(130));
+    assert_eq!(r.rs("v0").metadata.controller_ref(), None, "released");
+}
+
+/// minReadySeconds reaches the ReplicaSet, so pods count as available only after being
+/// Ready that long, and the rollout waits for it.
+#[test]
+fn min_ready_seconds_delays_availability() {
+    let spec = format!("{TEN_25}        minReadySeconds: 30\n");
+    let mut r = start(&scenario("", &spec));
+    r.run_to(at(20));
+    let d = r.deployment();
+    assert_eq!(r.rs("v1").spec.min_ready_seconds, 30);
+    assert_eq!(
+        (d.status.ready_replicas, d.status.available_replicas),
+        (10, 0),
+        "{:?}",
+        d.status
+    );
+    assert_eq!(
+        condition(&d, util::AVAILABLE).status,
+        ConditionStatus::False
+    );
+    r.run_to(at(60));
+    assert_complete(&r.deployment(), 10);
+}
