@@ -77,26 +77,31 @@ impl DeploymentController {
             .copied()
             .filter(|i| rs_replicas(&sets[*i]) > 0)
             .collect();
-        let old_pods: i32 = active.iter().map(|i| rs_replicas(&sets[*i])).sum();
+        // In i64: counts from a bad spec or a stale status must not overflow.
+        let old_pods: i64 = active
+            .iter()
+            .map(|i| i64::from(rs_replicas(&sets[*i])))
+            .sum();
         if old_pods == 0 {
             return Ok(false);
         }
-        let all_pods = old_pods + rs_replicas(&sets[n]);
-        let min_available = d_replicas(d) - util::max_unavailable(d);
-        let new_unavailable = rs_replicas(&sets[n]) - sets[n].status.available_replicas;
+        let all_pods = old_pods + i64::from(rs_replicas(&sets[n]));
+        let min_available = i64::from(d_replicas(d)) - i64::from(util::max_unavailable(d));
+        let new_unavailable =
+            i64::from(rs_replicas(&sets[n])) - i64::from(sets[n].status.available_replicas);
         let max_scaled_down = all_pods - min_available - new_unavailable;
         if max_scaled_down <= 0 {
             return Ok(false);
         }
         active.sort_by(|a, b| util::by_creation(&sets[*a], &sets[*b]));
         // cleanupUnhealthyReplicas: old replicas that are not available go first.
-        let mut cleaned = 0;
+        let mut cleaned: i64 = 0;
         for &i in &active {
             if cleaned >= max_scaled_down {
                 break;
             }
-            let spec = rs_replicas(&sets[i]);
-            let available = sets[i].status.available_replicas;
+            let spec = i64::from(rs_replicas(&sets[i]));
+            let available = i64::from(sets[i].status.available_replicas);
             if spec == 0 || spec == available {
                 continue;
             }
@@ -108,28 +113,28 @@ impl DeploymentController {
                     sets[i].metadata.name
                 )));
             }
-            Self::scale_and_record(ctx, d, sets, i, next)?;
+            Self::scale_and_record(ctx, d, sets, i, next.clamp(0, i64::from(i32::MAX)) as i32)?;
             cleaned += down;
         }
         // scaleDownOldReplicaSetsForRollingUpdate: available replicas above the minimum.
-        let available: i32 = active
+        let available: i64 = active
             .iter()
             .chain([n].iter())
-            .map(|i| sets[*i].status.available_replicas)
+            .map(|i| i64::from(sets[*i].status.available_replicas))
             .sum();
-        let mut scaled = 0;
+        let mut scaled: i64 = 0;
         if available > min_available {
             let total = available - min_available;
             for &i in &active {
                 if scaled >= total {
                     break;
                 }
-                let spec = rs_replicas(&sets[i]);
-                if spec == 0 {
+                let spec = i64::from(rs_replicas(&sets[i]));
+                if spec <= 0 {
                     continue;
                 }
                 let down = spec.min(total - scaled);
-                Self::scale_and_record(ctx, d, sets, i, spec - down)?;
+                Self::scale_and_record(ctx, d, sets, i, (spec - down) as i32)?;
                 scaled += down;
             }
         }
@@ -174,7 +179,7 @@ impl DeploymentController {
         sets: &[ReplicaSet],
         (new, old): (Option<usize>, &[usize]),
     ) -> bool {
-        if old.iter().map(|i| sets[*i].status.replicas).sum::<i32>() > 0 {
+        if old.iter().any(|i| sets[*i].status.replicas > 0) {
             return true;
         }
         let new_uid = new.map(|i| sets[i].metadata.uid.as_str());

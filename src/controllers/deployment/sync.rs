@@ -34,7 +34,7 @@ impl DeploymentController {
             .iter()
             .position(|rs| util::equal_ignore_hash(&rs.spec.template, &d.spec.template));
         let old: Vec<usize> = (0..sets.len()).filter(|i| Some(*i) != new).collect();
-        let new_revision = util::max_revision(old.iter().map(|i| &sets[*i])) + 1;
+        let new_revision = util::max_revision(old.iter().map(|i| &sets[*i])).saturating_add(1);
         let now = ctx.now();
         if let Some(i) = new {
             let mut copy = sets[i].clone();
@@ -225,7 +225,7 @@ impl DeploymentController {
         new_scale: i32,
     ) -> SyncResult<bool> {
         let desired = d_replicas(d);
-        let max = desired + util::max_surge(d);
+        let max = util::max_replicas(d);
         let old_scale = rs_replicas(&sets[i]);
         let size_changes = old_scale != new_scale;
         if !size_changes && !util::replicas_annotations_need_update(&sets[i], desired, max) {
@@ -344,13 +344,13 @@ impl DeploymentController {
         }
         let mut all: Vec<usize> = old.iter().chain(new.iter()).copied().collect();
         all.retain(|i| rs_replicas(&sets[*i]) > 0);
-        let total: i32 = all.iter().map(|i| rs_replicas(&sets[*i])).sum();
+        let total = util::sum(all.iter().map(|i| rs_replicas(&sets[*i])));
         let allowed = if replicas > 0 {
-            replicas + util::max_surge(d)
+            util::max_replicas(d)
         } else {
             0
         };
-        let to_add = allowed - total;
+        let to_add = allowed.saturating_sub(total);
         if to_add > 0 {
             all.sort_by(|a, b| util::by_size_newer(&sets[*a], &sets[*b]));
         } else if to_add < 0 {
@@ -362,15 +362,15 @@ impl DeploymentController {
             let rs = &sets[i];
             if to_add != 0 {
                 let p = util::replica_set_proportion(d, rs, to_add, added);
-                sizes.push(rs_replicas(rs) + p);
-                added += p;
+                sizes.push(rs_replicas(rs).saturating_add(p));
+                added = added.saturating_add(p);
             } else {
                 sizes.push(rs_replicas(rs));
             }
         }
         for (k, &i) in all.iter().enumerate() {
             if k == 0 && to_add != 0 {
-                sizes[0] = (sizes[0] + to_add - added).max(0);
+                sizes[0] = sizes[0].saturating_add(to_add.saturating_sub(added)).max(0);
             }
             Self::scale_rs(ctx, d, sets, i, sizes[k])?;
         }
@@ -474,20 +474,20 @@ pub fn calculate_status(
     now: crate::sim::SimTime,
 ) -> DeploymentStatus {
     let all = || old.iter().chain(new.iter()).map(|i| &sets[*i]);
-    let available: i32 = all().map(|rs| rs.status.available_replicas).sum();
-    let total: i32 = all().map(rs_replicas).sum();
+    let available = util::sum(all().map(|rs| rs.status.available_replicas));
+    let total = util::sum(all().map(rs_replicas));
     let mut status = DeploymentStatus {
         observed_generation: d.metadata.generation,
-        replicas: all().map(|rs| rs.status.replicas).sum(),
+        replicas: util::sum(all().map(|rs| rs.status.replicas)),
         updated_replicas: new.map_or(0, |i| sets[i].status.replicas),
-        ready_replicas: all().map(|rs| rs.status.ready_replicas).sum(),
+        ready_replicas: util::sum(all().map(|rs| rs.status.ready_replicas)),
         available_replicas: available,
-        unavailable_replicas: (total - available).max(0),
+        unavailable_replicas: total.saturating_sub(available).max(0),
         terminating_replicas: None,
         conditions: d.status.conditions.clone(),
         collision_count: d.status.collision_count,
     };
-    let c = if available >= d_replicas(d) - util::max_unavailable(d) {
+    let c = if available >= d_replicas(d).saturating_sub(util::max_unavailable(d)) {
         util::new_condition(
             util::AVAILABLE,
             ConditionStatus::True,

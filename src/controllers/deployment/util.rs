@@ -64,6 +64,17 @@ pub fn rs_replicas(rs: &ReplicaSet) -> i32 {
     rs.spec.replicas.unwrap_or(1)
 }
 
+/// `spec.replicas + maxSurge`, the most replicas a rollout may have (saturating: bad input
+/// never overflows).
+pub fn max_replicas(d: &Deployment) -> i32 {
+    d_replicas(d).saturating_add(max_surge(d))
+}
+
+/// A saturating sum of replica counts.
+pub fn sum(values: impl IntoIterator<Item = i32>) -> i32 {
+    values.into_iter().fold(0i32, i32::saturating_add)
+}
+
 fn is_rolling_update(d: &Deployment) -> bool {
     d.spec.strategy.type_ == DeploymentStrategyType::RollingUpdate
 }
@@ -130,13 +141,13 @@ pub fn new_rs_new_replicas(
                 .as_ref()
                 .and_then(|r| r.max_surge.as_ref())
                 .map_or(Ok(0), |s| s.scaled_value(d_replicas(d), true))?;
-            let current: i32 = all.iter().map(|rs| rs_replicas(rs)).sum();
+            let current = sum(all.iter().map(|rs| rs_replicas(rs)));
             let max_total = d_replicas(d).saturating_add(surge);
             if current >= max_total {
                 return Ok(rs_replicas(new_rs));
             }
-            let up = (max_total - current).min(d_replicas(d) - rs_replicas(new_rs));
-            Ok(rs_replicas(new_rs) + up)
+            let up = (max_total - current).min(d_replicas(d).saturating_sub(rs_replicas(new_rs)));
+            Ok(rs_replicas(new_rs).saturating_add(up))
         }
         DeploymentStrategyType::Recreate => Ok(d_replicas(d)),
     }
@@ -326,7 +337,7 @@ pub fn set_new_rs_annotations(
             }
         }
     }
-    if !exists && set_replicas_annotations(rs, d_replicas(d), d_replicas(d) + max_surge(d)) {
+    if !exists && set_replicas_annotations(rs, d_replicas(d), max_replicas(d)) {
         changed = true;
     }
     changed
@@ -379,7 +390,7 @@ pub fn replica_set_proportion(d: &Deployment, rs: &ReplicaSet, to_add: i32, adde
         return 0;
     }
     let fraction = replica_set_fraction(d, rs);
-    let allowed = to_add - added;
+    let allowed = to_add.saturating_sub(added);
     if to_add > 0 {
         fraction.min(allowed)
     } else {
@@ -394,7 +405,7 @@ fn replica_set_fraction(d: &Deployment, rs: &ReplicaSet) -> i32 {
     if d_replicas(d) == 0 {
         return -rs_replicas(rs);
     }
-    let max_now = i64::from(d_replicas(d) + max_surge(d));
+    let max_now = i64::from(d_replicas(d)) + i64::from(max_surge(d));
     let before = match annotation_i32(rs, MAX_REPLICAS_ANNOTATION) {
         Some(v) if v != 0 => i64::from(v),
         _ => i64::from(d.status.replicas),
@@ -403,11 +414,12 @@ fn replica_set_fraction(d: &Deployment, rs: &ReplicaSet) -> i32 {
         // Upstream would divide by zero here; nothing sensible to add.
         return 0;
     }
-    let base = i64::from(rs_replicas(rs));
-    // math.Round: halves away from zero, on exact integers.
+    let base = i128::from(rs_replicas(rs));
+    let (max_now, before) = (i128::from(max_now), i128::from(before));
+    // math.Round: halves away from zero, on exact integers (i128: no overflow).
     let num = base * max_now;
     let rounded = (2 * num + before).div_euclid(2 * before);
-    (rounded - base) as i32
+    (rounded - base).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
 }
 
 /// `NewDeploymentCondition` at `now`.
@@ -479,8 +491,8 @@ pub fn deployment_complete(d: &Deployment, s: &DeploymentStatus) -> bool {
 /// than the Deployment's current status shows.
 pub fn deployment_progressing(d: &Deployment, s: &DeploymentStatus) -> bool {
     let old = &d.status;
-    let old_old = old.replicas - old.updated_replicas;
-    let new_old = s.replicas - s.updated_replicas;
+    let old_old = i64::from(old.replicas) - i64::from(old.updated_replicas);
+    let new_old = i64::from(s.replicas) - i64::from(s.updated_replicas);
     s.updated_replicas > old.updated_replicas
         || new_old < old_old
         || s.ready_replicas > old.ready_replicas
@@ -538,6 +550,26 @@ mod tests {
         assert_ne!(a, compute_hash(&t, Some(1)));
         t.metadata.labels.insert("app".into(), "web".into());
         assert_ne!(a, compute_hash(&t, None));
+    }
+
+    #[test]
+    fn extreme_counts_do_not_overflow() {
+        let mut d = Deployment::default();
+        d.spec.replicas = Some(i32::MAX);
+        d.spec.strategy.rolling_update = Some(crate::api::objects::workloads::RollingUpdate {
+            max_surge: Some(IntOrString::String("100%".into())),
+            max_unavailable: Some(IntOrString::Int(0)),
+        });
+        assert_eq!(max_replicas(&d), i32::MAX);
+        let mut rs = ReplicaSet::default();
+        rs.spec.replicas = Some(i32::MAX);
+        rs.metadata
+            .annotations
+            .insert(MAX_REPLICAS_ANNOTATION.into(), "1".into());
+        assert_eq!(replica_set_proportion(&d, &rs, i32::MAX, 0), i32::MAX);
+        let big = [&rs, &rs];
+        assert_eq!(new_rs_new_replicas(&d, &big, &rs), Ok(i32::MAX));
+        assert_eq!(sum([i32::MAX, i32::MAX]), i32::MAX);
     }
 
     #[test]
