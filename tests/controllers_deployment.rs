@@ -1214,3 +1214,58 @@ fn min_ready_seconds_delays_availability() {
     r.run_to(at(60));
     assert_complete(&r.deployment(), 10);
 }
+
+/// Extreme but valid Deployments run without panics: i32::MAX replicas against the store's
+/// object limit, zero replicas, a never-expiring deadline, no revision history, zero surge
+/// with zero unavailability (resolved to 1 unavailable).
+#[test]
+fn extreme_deployments_run_without_panics() {
+    let mut yaml = scenario(
+        "",
+        "        replicas: 2147483647
+        progressDeadlineSeconds: 2147483647
+        revisionHistoryLimit: 0
+        strategy:
+          type: RollingUpdate
+          rollingUpdate: {maxSurge: 100%, maxUnavailable: 0%}
+",
+    )
+    .replace(
+        "  duration: 30m",
+        "  duration: 30m\n  limits: {maxObjects: 300}",
+    );
+    yaml.push_str(
+        "    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: none, namespace: default}
+      spec:
+        replicas: 0
+        strategy:
+          type: RollingUpdate
+          rollingUpdate: {maxSurge: 0%, maxUnavailable: 0%}
+        selector: {matchLabels: {app: none}}
+        template:
+          metadata: {labels: {app: none}}
+          spec:
+            containers: [{name: c, image: busybox}]
+",
+    );
+    let mut r = start(&yaml);
+    r.run_to(at(30));
+    r.set_version("v2");
+    r.run_to(at(90));
+    let d = r.deployment();
+    assert_eq!(d.spec.replicas, Some(i32::MAX));
+    assert!(r.cluster.store().len() <= 300);
+    let none = r
+        .cluster
+        .store()
+        .get(&ObjectKey::new(Kind::Deployment, "default", "none"))
+        .cloned()
+        .unwrap();
+    let Object::Deployment(none) = &*none else {
+        panic!()
+    };
+    assert_eq!(none.status.replicas, 0);
+    assert_eq!(none.status.observed_generation, 1);
+}
