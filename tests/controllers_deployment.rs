@@ -401,6 +401,9 @@ spec:
               - name: app
                 image: nginx:1.27
                 resources: {{requests: {{cpu: 100m, memory: 64Mi}}}}
+                readinessProbe:
+                  httpGet: {{path: /healthz, port: 80}}
+                  periodSeconds: 2
 "#
     )
 }
@@ -563,6 +566,10 @@ const TEN_25: &str = "        replicas: 10
 
 /// Acceptance: 10 replicas, maxSurge 25% (3) and maxUnavailable 25% (2): at every pod event
 /// of the rollout at most 13 pods and at least 8 available; it completes.
+///
+/// "Pods" are replicas as upstream counts them: pods being deleted are not counted (old pods
+/// take up to 5 s to stop here, so a few more pod objects exist meanwhile, as in a real
+/// cluster).
 #[test]
 fn rolling_update_of_ten_replicas_stays_within_13_pods_and_8_available() {
     let mut r = start(&scenario("", TEN_25));
