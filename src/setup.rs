@@ -4,7 +4,8 @@
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
-//! `spec.behaviors`) and the ReplicaSet/ReplicationController controller.
+//! `spec.behaviors`), the ReplicaSet/ReplicationController controller and the Deployment
+//! controller.
 
 use std::io::Write;
 
@@ -82,5 +83,8 @@ pub fn build_with(
     cluster
         .add_component(Box::new(crate::controllers::ReplicaSetController::new()))
         .expect("the replicaset-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::DeploymentController::new()))
+        .expect("the deployment-controller is registered once");
     Ok(cluster)
 }

@@ -406,3 +406,100 @@ fn slow_start_stops_at_the_first_failed_batch() {
         "{first:#?}"
     );
 }
+
+/// The co-location rank counts the pods of every ReplicaSet with the same controller (a
+/// Deployment's old and new sets): `a3` shares its node with three pods of the sibling set,
+/// so it goes first, although `a1` and `a2` share a node within the set itself.
+#[test]
+fn scale_down_ranks_pods_by_related_pods_of_sibling_sets() {
+    let pod = |name: &str, app: &str, node: &str| {
+        format!(
+            "    - apiVersion: v1
+      kind: Pod
+      metadata: {{name: {name}, namespace: default, labels: {{app: {app}}}}}
+      spec:
+        nodeName: {node}
+        containers: [{{name: c, image: nginx}}]
+"
+        )
+    };
+    let set = |name: &str, app: &str, replicas: u32| {
+        format!(
+            "    - apiVersion: apps/v1
+      kind: ReplicaSet
+      metadata:
+        name: {name}
+        namespace: default
+        ownerReferences:
+          - {{apiVersion: example.com/v1, kind: Widget, name: w, uid: widget-1, controller: true}}
+      spec:
+        replicas: {replicas}
+        selector: {{matchLabels: {{app: {app}}}}}
+        template:
+          metadata: {{labels: {{app: {app}}}}}
+          spec:
+            containers: [{{name: c, image: nginx}}]
+"
+        )
+    };
+    let mut yaml = String::from(
+        "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: related}
+spec:
+  duration: 1m
+  cluster:
+    nodePools:
+      - name: n
+        count: 2
+        template:
+          status:
+            capacity: {cpu: \"8\", memory: 16Gi, pods: \"110\"}
+  objects:
+",
+    );
+    for (name, app, node) in [
+        ("a1", "a", "n-0"),
+        ("a2", "a", "n-0"),
+        ("a3", "a", "n-1"),
+        ("b1", "b", "n-1"),
+        ("b2", "b", "n-1"),
+        ("b3", "b", "n-1"),
+    ] {
+        yaml.push_str(&pod(name, app, node));
+    }
+    yaml.push_str(&set("a", "a", 3));
+    yaml.push_str(&set("b", "b", 3));
+    let scenario = kubesim::scenario::load_str("related.yaml", &yaml, Path::new("."), &|_| {
+        Err(std::io::Error::other("no includes"))
+    })
+    .unwrap();
+    let events = Buf::default();
+    let mut cluster = kubesim::setup::build(
+        &scenario,
+        Box::new(events.clone()),
+        Box::new(std::io::sink()),
+    )
+    .unwrap();
+    cluster.run_until(at(20)).unwrap();
+    let key = ObjectKey::new(Kind::ReplicaSet, "default", "a");
+    let mut obj = (**cluster.store().get(&key).unwrap()).clone();
+    let Object::ReplicaSet(rs) = &mut obj else {
+        panic!()
+    };
+    rs.spec.replicas = Some(2);
+    cluster.update(obj).unwrap();
+    cluster.run_until(at(40)).unwrap();
+    let log = String::from_utf8(events.0.borrow().clone()).unwrap();
+    let deleted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"SuccessfulDelete\""))
+        .collect();
+    assert_eq!(deleted.len(), 1, "{deleted:#?}");
+    assert!(deleted[0].contains("Deleted pod: a3"), "{deleted:#?}");
+    assert_eq!(
+        log.matches("\"SuccessfulCreate\"").count(),
+        0,
+        "all pods adopted"
+    );
+}

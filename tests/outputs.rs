@@ -74,16 +74,27 @@ fn summary_lists_counts_and_workloads() {
     assert_eq!(s["end_t_s"], "300");
     assert!(s["stopped"].is_null());
     assert_eq!(s["nodes"]["total"], 6);
-    // The scheduler binds the two standalone pods and the kubelet runs them.
+    // The scheduler binds the two standalone pods and the Deployment's three, and the
+    // kubelet runs them.
     assert_eq!(s["pods"]["Pending"], 0);
-    assert_eq!(s["pods"]["Running"], 2);
+    assert_eq!(s["pods"]["Running"], 5);
     assert_eq!(s["objects"]["Namespace"], 5, "4 initial + shop");
-    let web = &s["workloads"][0];
+    // Workloads in key order: the Deployment's ReplicaSet, then the Deployment.
+    let rs = &s["workloads"][0];
+    assert!(
+        rs["object"]
+            .as_str()
+            .unwrap()
+            .starts_with("ReplicaSet/shop/web-"),
+        "{rs}"
+    );
+    let web = &s["workloads"][1];
     assert_eq!(web["object"], "Deployment/shop/web");
     assert_eq!(web["desired"], 3);
-    // 13 objects applied, and the scheduler placed the two standalone pods.
+    assert_eq!(web["available"], 3);
+    // 13 objects applied, and the scheduler placed the five pods.
     assert_eq!(s["events"]["by_reason"]["Applied"], 13);
-    assert_eq!(s["events"]["by_reason"]["Scheduled"], 2);
+    assert_eq!(s["events"]["by_reason"]["Scheduled"], 5);
 }
 
 #[test]

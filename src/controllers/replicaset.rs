@@ -10,9 +10,11 @@
 //! first failed create; a failed create requeues the set with the work queue's back-off) or
 //! deletes the pods ranked first by [`super::rank`], and finally writes the status.
 //!
-//! Simplifications: the "related pods" used for the deletion rank are the set's own active
-//! pods (upstream also counts pods of sibling sets owned by the same Deployment); there is no
-//! periodic resync; status updates are not retried.
+//! The co-location rank counts "related pods": the active pods selected by every set with the
+//! same controller (the ReplicaSets of one Deployment); a set without a controller has none,
+//! so its ranks are all 0, as upstream.
+//!
+//! Simplifications: there is no periodic resync; status updates are not retried.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -274,15 +276,11 @@ impl ReplicaSetController {
                 self.create_pods(key, &set, &v, n, &set_ref, ctx);
             } else if diff > 0 {
                 let n = (diff as usize).min(BURST_REPLICAS);
+                let on_node = self.related_pods_per_node(&set);
                 let mut ranked: Vec<(RankedPod, ObjectKey)> = active
                     .iter()
                     .map(|p| {
-                        let rank = active
-                            .iter()
-                            .filter(|q| {
-                                !p.spec.node_name.is_empty() && q.spec.node_name == p.spec.node_name
-                            })
-                            .count() as i32;
+                        let rank = on_node.get(&p.spec.node_name).copied().unwrap_or(0);
                         let k = ObjectKey::new(
                             Kind::Pod,
                             p.metadata.namespace.clone(),
@@ -370,6 +368,44 @@ impl ReplicaSetController {
             *current = next;
             true
         });
+    }
+
+    /// Upstream `getIndirectlyRelatedPods` + `getPodsRankedByRelatedPodsOnSameNode`: active
+    /// pods per node name (unassigned pods under `""`) among the pods selected by every set
+    /// with the same controller as `set` (a Deployment's ReplicaSets), each pod counted once.
+    /// A set without a controller has no related pods, so all its ranks are 0.
+    fn related_pods_per_node(&self, set: &Object) -> BTreeMap<String, i32> {
+        let mut on_node = BTreeMap::new();
+        let Some(owner) = set.meta().controller_ref() else {
+            return on_node;
+        };
+        let ns = set.meta().namespace.clone();
+        let siblings: Vec<Selector> = self
+            .sets
+            .range(ObjectKey::new(set.kind(), ns.clone(), String::new())..)
+            .take_while(|(k, _)| k.kind == set.kind() && k.namespace == ns)
+            .filter(|(_, o)| {
+                o.meta()
+                    .controller_ref()
+                    .is_some_and(|r| r.uid == owner.uid)
+            })
+            .filter_map(|(_, o)| view(o).map(|v| v.selector))
+            .collect();
+        let mut seen = BTreeSet::new();
+        for (_, obj) in self
+            .pods
+            .range(ObjectKey::new(Kind::Pod, ns.clone(), String::new())..)
+            .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == ns)
+        {
+            let Object::Pod(p) = &**obj else { continue };
+            if is_active(p)
+                && siblings.iter().any(|s| s.matches(&p.metadata.labels))
+                && seen.insert(p.metadata.uid.as_str())
+            {
+                *on_node.entry(p.spec.node_name.clone()).or_insert(0) += 1;
+            }
+        }
+        on_node
     }
 
     fn owner_ref(&self, set: &Object, v: &SetView<'_>) -> OwnerReference {

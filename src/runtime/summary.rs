@@ -108,6 +108,9 @@ fn workload_status(obj: &Object) -> Option<serde_json::Value> {
             "object": key, "desired": d.spec.replicas.unwrap_or(1),
             "replicas": d.status.replicas, "updated": d.status.updated_replicas,
             "ready": d.status.ready_replicas, "available": d.status.available_replicas,
+            // The reason of the Progressing condition (e.g. ProgressDeadlineExceeded), if any.
+            "progressing": crate::api::meta::find_condition(&d.status.conditions, "Progressing")
+                .map(|c| c.reason.clone()),
         }),
         Object::ReplicaSet(rs) => json!({
             "object": key, "desired": rs.spec.replicas.unwrap_or(1),
