@@ -682,3 +682,37 @@ spec:
         "{err}"
     );
 }
+
+/// Engine events of an idle cluster of `nodes` nodes run for `hours` with every component.
+fn idle_events(nodes: u32, hours: u64) -> u64 {
+    let yaml = format!(
+        "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: idle}}
+spec:
+  duration: {hours}h
+  cluster:
+    nodePools:
+      - {{name: n, count: {nodes}, zones: [a, b], template: {{status: {{capacity: {{cpu: \"4\", memory: 32Gi}}}}}}}}
+"
+    );
+    let (mut cluster, _) = build(&yaml);
+    cluster.run().unwrap();
+    assert!(
+        cluster
+            .store()
+            .list(Kind::Node)
+            .all(|n| matches!(&**n, Object::Node(n) if n.is_ready() && n.spec.taints.is_empty()))
+    );
+    cluster.engine().handled()
+}
+
+/// Healthy nodes cost nothing per monitor tick: the extra engine events of five more idle
+/// hours (monitor ticks every 5 s, pod GC ticks every 20 s) do not depend on the node count.
+#[test]
+fn idle_hours_cost_the_same_for_100_and_400_healthy_nodes() {
+    let small = idle_events(100, 6) - idle_events(100, 1);
+    let large = idle_events(400, 6) - idle_events(400, 1);
+    assert_eq!(small, large);
+    assert_eq!(small, 5 * 3600 / 5 + 5 * 3600 / 20);
+}

@@ -422,6 +422,8 @@ pub struct NodeLifecycleController {
     /// Nodes visited at every tick (see the module doc).
     attention: BTreeSet<String>,
     removed: BTreeSet<String>,
+    /// Nodes seen but not yet registered by a tick.
+    unregistered: BTreeSet<String>,
     pods_by_node: BTreeMap<String, BTreeSet<ObjectKey>>,
     pod_node: BTreeMap<ObjectKey, String>,
     queue: WorkQueue<Work>,
@@ -455,6 +457,7 @@ impl NodeLifecycleController {
             expiry: BTreeSet::new(),
             attention: BTreeSet::new(),
             removed: BTreeSet::new(),
+            unregistered: BTreeSet::new(),
             pods_by_node: BTreeMap::new(),
             pod_node: BTreeMap::new(),
             queue: WorkQueue::new(),
@@ -616,6 +619,7 @@ impl NodeLifecycleController {
                 }
             }
             None => {
+                self.unregistered.insert(name.clone());
                 self.nodes.insert(
                     name.clone(),
                     NodeRec {
@@ -691,6 +695,7 @@ impl NodeLifecycleController {
                 }
             }
             self.attention.remove(&name);
+            self.unregistered.remove(&name);
             return;
         }
         self.set_node(event.object.clone(), now);
@@ -755,15 +760,11 @@ impl NodeLifecycleController {
     fn tick(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
         // Nodes seen since the last tick register; deleted ones are forgotten.
-        let added: Vec<String> = self
-            .nodes
-            .iter()
-            .filter(|(_, r)| !r.registered)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in added {
+        for name in std::mem::take(&mut self.unregistered) {
             let zone = {
-                let rec = self.nodes.get_mut(&name).expect("listed");
+                let Some(rec) = self.nodes.get_mut(&name) else {
+                    continue;
+                };
                 rec.registered = true;
                 rec.zone.clone()
             };
