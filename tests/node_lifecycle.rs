@@ -716,3 +716,164 @@ fn idle_hours_cost_the_same_for_100_and_400_healthy_nodes() {
     assert_eq!(small, large);
     assert_eq!(small, 5 * 3600 / 5 + 5 * 3600 / 20);
 }
+
+/// A small zone in PartialDisruption (3 of 4 not Ready: more than 2 and 0.75 ≥ 0.55) taints
+/// nothing: its rate is 0 for zones of 50 nodes or fewer (§5, `ReducedQPSFunc`).
+#[test]
+fn a_small_zone_in_partial_disruption_is_not_tainted() {
+    let (mut cluster, buf) = build(&zone_a_pods());
+    cluster.run_until(at(103)).unwrap();
+    for i in [0, 3, 6] {
+        set_state(&mut cluster, &format!("node-{i}"), "KubeletStopped");
+    }
+    cluster.run_until(at(600)).unwrap();
+    for i in [0, 3, 6] {
+        let n = node(&cluster, &format!("node-{i}"));
+        assert!(!n.is_ready(), "node-{i} is Unknown");
+        assert_eq!(taint_ms(&n, UNREACHABLE, TaintEffect::NoExecute), None);
+    }
+    assert!(times(&events(&buf), "TaintManagerEviction", "").is_empty());
+}
+
+/// A node that never posted a Ready condition gets the 60 s startup grace, counted from its
+/// creation (§5: `NodeStatusNeverUpdated`): Unknown at the first tick after 60 s, 65 s.
+#[test]
+fn a_node_that_never_posted_status_goes_unknown_after_the_startup_grace() {
+    let yaml = r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: never}
+spec:
+  duration: 2m
+  cluster:
+    nodes:
+      - metadata:
+          name: silent
+          annotations: {kubesim.io/node-state: KubeletStopped}
+        status: {capacity: {cpu: "4", memory: 16Gi}}
+      - metadata: {name: alive}
+        status: {capacity: {cpu: "4", memory: 16Gi}}
+"#;
+    let (mut cluster, _) = build(yaml);
+    cluster.run_until(at_ms(64_999)).unwrap();
+    assert!(node(&cluster, "silent").status.conditions.is_empty());
+    cluster.run().unwrap();
+    let n = node(&cluster, "silent");
+    let kinds: Vec<(&str, &str, u64)> = n
+        .status
+        .conditions
+        .iter()
+        .map(|c| {
+            assert_eq!(c.status, kubesim::api::meta::ConditionStatus::Unknown);
+            (
+                c.type_.as_str(),
+                c.reason.as_str(),
+                c.last_transition_time.unwrap().0.as_millis(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Ready", "NodeStatusNeverUpdated", 65_000),
+            ("MemoryPressure", "NodeStatusNeverUpdated", 65_000),
+            ("DiskPressure", "NodeStatusNeverUpdated", 65_000),
+            ("PIDPressure", "NodeStatusNeverUpdated", 65_000),
+        ]
+    );
+    // The node whose kubelet renews its Lease keeps no conditions of the controller's.
+    assert!(node(&cluster, "alive").status.conditions.is_empty());
+}
+
+/// Pod GC keeps `terminatedPodGCThreshold` terminated pods and deletes the rest, oldest
+/// first (equal creation times: by name), at the first 20 s tick after they finished.
+#[test]
+fn terminated_pods_above_the_threshold_are_collected_oldest_first() {
+    let mut yaml = String::from(
+        r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: gc}
+spec:
+  duration: 1m
+  controllers: {terminatedPodGCThreshold: 2}
+  behaviors:
+    - {name: done, selector: {matchLabels: {app: job}}, exitAfter: 5s}
+  cluster:
+    nodePools:
+      - {name: node, count: 1, template: {status: {capacity: {cpu: "4", memory: 16Gi, pods: "110"}}}}
+  objects:
+"#,
+    );
+    for i in 0..4 {
+        yaml.push_str(&format!(
+            "    - {{apiVersion: v1, kind: Pod, metadata: {{name: p{i}, labels: {{app: job}}}}, spec: {{restartPolicy: Never, containers: [{{name: c, image: busybox}}]}}}}\n"
+        ));
+    }
+    let (mut cluster, _) = build(&yaml);
+    cluster.run_until(at_ms(19_999)).unwrap();
+    assert_eq!(pods(&cluster).len(), 4);
+    cluster.run_until(at(20)).unwrap();
+    let left: Vec<String> = pods(&cluster).into_iter().map(|p| p.0).collect();
+    assert_eq!(left, ["p2", "p3"]);
+}
+
+/// A user's NoExecute taint: a pod that does not tolerate it goes at once, one tolerating it
+/// for 30 s goes 30 s after the controller saw the taint, one tolerating it forever stays
+/// (§5, taint eviction).
+#[test]
+fn a_no_execute_taint_evicts_by_toleration() {
+    let mut yaml = String::from(
+        r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: noexec}
+spec:
+  duration: 2m
+  cluster:
+    nodePools:
+      - {name: node, count: 1, template: {status: {capacity: {cpu: "4", memory: 16Gi, pods: "110"}}}}
+  objects:
+"#,
+    );
+    for (name, tol) in [
+        ("none", ""),
+        (
+            "thirty",
+            "tolerations: [{key: dedicated, operator: Exists, effect: NoExecute, tolerationSeconds: 30}], ",
+        ),
+        (
+            "forever",
+            "tolerations: [{key: dedicated, operator: Exists, effect: NoExecute}], ",
+        ),
+    ] {
+        yaml.push_str(&format!(
+            "    - {{apiVersion: v1, kind: Pod, metadata: {{name: {name}}}, spec: {{nodeName: node-0, {tol}containers: [{{name: c, image: nginx}}]}}}}\n"
+        ));
+    }
+    let (mut cluster, buf) = build(&yaml);
+    cluster.run_until(at(10)).unwrap();
+    let mut n = node(&cluster, "node-0");
+    n.spec.taints.push(kubesim::api::objects::node::Taint {
+        key: "dedicated".into(),
+        value: String::new(),
+        effect: TaintEffect::NoExecute,
+        time_added: None,
+    });
+    cluster.update(Object::Node(n)).unwrap();
+    cluster.run().unwrap();
+    let marked = times(
+        &events(&buf),
+        "TaintManagerEviction",
+        "Marking for deletion",
+    );
+    assert_eq!(
+        marked,
+        [
+            (10_010, "Pod/default/none".to_string()),
+            (40_010, "Pod/default/thirty".to_string())
+        ]
+    );
+    let left: Vec<String> = pods(&cluster).into_iter().map(|p| p.0).collect();
+    assert_eq!(left, ["forever"]);
+}
