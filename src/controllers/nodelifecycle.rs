@@ -158,10 +158,12 @@ impl Limiter {
         }
     }
 
+    /// Upstream's never-accepting limiter reports a QPS of 1, so swapping a stopped zone to
+    /// exactly 1 node/s keeps it stopped; kept as upstream.
     fn qps(&self) -> f32 {
         match self {
             Limiter::Bucket { qps, .. } => *qps,
-            Limiter::Never => 0.0,
+            Limiter::Never => 1.0,
         }
     }
 

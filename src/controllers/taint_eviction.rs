@@ -90,7 +90,8 @@ pub struct TaintEvictionController {
     pods: BTreeMap<ObjectKey, PodRec>,
     by_node: BTreeMap<String, BTreeSet<ObjectKey>>,
     work: BTreeMap<ObjectKey, Work>,
-    timers: BTreeMap<u64, ObjectKey>,
+    /// Timer token → (pod, whether it is an immediate deletion).
+    timers: BTreeMap<u64, (ObjectKey, bool)>,
     next_token: u64,
 }
 
@@ -136,15 +137,17 @@ impl TaintEvictionController {
             return;
         }
         let delay = fire.saturating_since(created);
-        if delay.is_zero() {
-            self.work.insert(key.clone(), Work::Done);
-            self.evict(key, ctx);
-            return;
-        }
         self.next_token += 1;
         let token = self.next_token;
         let timer = ctx.set_timer(delay, token);
-        self.timers.insert(token, key.clone());
+        if delay.is_zero() {
+            // Upstream starts the deletion at once in a goroutine and keeps no worker, so
+            // it cannot be cancelled; kubesim runs it in a zero-delay timer.
+            self.timers.insert(token, (key.clone(), true));
+            self.work.insert(key.clone(), Work::Done);
+            return;
+        }
+        self.timers.insert(token, (key.clone(), false));
         self.work.insert(
             key.clone(),
             Work::Pending {
@@ -353,10 +356,13 @@ impl Component for TaintEvictionController {
     }
 
     fn on_timer(&mut self, token: u64, ctx: &mut Context<'_>) {
-        let Some(key) = self.timers.remove(&token) else {
+        let Some((key, immediate)) = self.timers.remove(&token) else {
             return;
         };
-        if matches!(self.work.get(&key), Some(Work::Pending { token: t, .. }) if *t == token) {
+        if immediate {
+            self.evict(&key, ctx);
+        } else if matches!(self.work.get(&key), Some(Work::Pending { token: t, .. }) if *t == token)
+        {
             self.work.insert(key.clone(), Work::Done);
             self.evict(&key, ctx);
         }
