@@ -877,3 +877,39 @@ spec:
     let left: Vec<String> = pods(&cluster).into_iter().map(|p| p.0).collect();
     assert_eq!(left, ["forever"]);
 }
+
+/// Out-of-service: a dead node (Unknown since 160 s) tainted
+/// `node.kubernetes.io/out-of-service:NoExecute` at 170 s. Its pods do not tolerate the
+/// taint, so the taint eviction controller deletes them at once (170.01 s); they stay
+/// Terminating (no kubelet) until the pod GC tick at 180 s force-deletes them (§5, pod GC).
+#[test]
+fn terminating_pods_on_an_out_of_service_node_are_force_deleted() {
+    let (mut cluster, _) = build(FAILURE);
+    cluster.run_until(at(103)).unwrap();
+    set_state(&mut cluster, "node-0", "KubeletStopped");
+    cluster.run_until(at(170)).unwrap();
+    assert!(!node(&cluster, "node-0").is_ready());
+    let on0 = |c: &Cluster| -> Vec<(String, bool)> {
+        pods(c)
+            .into_iter()
+            .filter(|p| p.1 == "node-0")
+            .map(|p| (p.0, p.2))
+            .collect()
+    };
+    let before = on0(&cluster);
+    assert!(!before.is_empty());
+    let mut n = node(&cluster, "node-0");
+    n.spec.taints.push(kubesim::api::objects::node::Taint {
+        key: "node.kubernetes.io/out-of-service".into(),
+        value: "nodeshutdown".into(),
+        effect: TaintEffect::NoExecute,
+        time_added: None,
+    });
+    cluster.update(Object::Node(n)).unwrap();
+    cluster.run_until(at_ms(179_999)).unwrap();
+    let terminating = on0(&cluster);
+    assert_eq!(terminating.len(), before.len());
+    assert!(terminating.iter().all(|p| p.1), "{terminating:?}");
+    cluster.run_until(at(180)).unwrap();
+    assert!(on0(&cluster).is_empty());
+}
