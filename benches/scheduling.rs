@@ -99,6 +99,7 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
             warnings: Vec::new(),
             scheduler: Default::default(),
             behaviors: Vec::new(),
+            controllers: Default::default(),
         },
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),

@@ -4,8 +4,10 @@
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
-//! `spec.behaviors`), the ReplicaSet/ReplicationController controller and the Deployment
-//! controller.
+//! `spec.behaviors`), the ReplicaSet/ReplicationController and Deployment controllers, and, when the kubelet
+//! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
+//! collector (with `spec.controllers`). Without kubelets no node renews its Lease, so the
+//! node lifecycle controller would mark every node unreachable after the grace period.
 
 use std::io::Write;
 
@@ -86,5 +88,21 @@ pub fn build_with(
     cluster
         .add_component(Box::new(crate::controllers::DeploymentController::new()))
         .expect("the deployment-controller is registered once");
+    if components.kubelet {
+        let cfg = scenario.controllers.clone();
+        cluster
+            .add_component(Box::new(crate::controllers::NodeLifecycleController::new(
+                cfg.clone(),
+            )))
+            .expect("the node-lifecycle-controller is registered once");
+        cluster
+            .add_component(Box::new(crate::controllers::TaintEvictionController::new()))
+            .expect("the taint-eviction-controller is registered once");
+        cluster
+            .add_component(Box::new(crate::controllers::PodGcController::new(
+                cfg.terminated_pod_gc_threshold,
+            )))
+            .expect("the pod-garbage-collector is registered once");
+    }
     Ok(cluster)
 }

@@ -25,5 +25,5 @@ pub use objects::{Kind, Object, ObjectKey};
 pub use quantity::Quantity;
 pub use resources::{ResourceList, Resources};
 pub use selector::{LabelSelector, Labels, Selector};
-pub use store::{DeleteOptions, DeleteOutcome, Propagation, Store, StoreLimits};
+pub use store::{AdmissionConfig, DeleteOptions, DeleteOutcome, Propagation, Store, StoreLimits};
 pub use watch::{Change, WatchEvent, WatchEventType, WatchFilter};

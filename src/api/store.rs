@@ -2,7 +2,8 @@
 //!
 //! - Objects are keyed by kind/namespace/name in a `BTreeMap`, so every listing is ordered
 //!   and deterministic. Each write stamps the next cluster-wide `resourceVersion`.
-//! - Writes run defaulting, admission (pod priority from PriorityClass) and validation, then
+//! - Writes run defaulting, admission (pod priority from PriorityClass; DefaultTolerationSeconds
+//!   on pod creation) and validation, then
 //!   record a [`Change`] in an outbox that the runtime drains and fans out to watchers.
 //!   Changes leave in resourceVersion order.
 //! - `update` with a stale `resourceVersion` fails with [`ApiError::Conflict`]; a
@@ -62,6 +63,24 @@ impl Default for StoreLimits {
     }
 }
 
+/// Admission plugin settings (kube-apiserver flags). Default: upstream's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdmissionConfig {
+    /// `--default-not-ready-toleration-seconds`: 300.
+    pub default_not_ready_toleration_seconds: i64,
+    /// `--default-unreachable-toleration-seconds`: 300.
+    pub default_unreachable_toleration_seconds: i64,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        AdmissionConfig {
+            default_not_ready_toleration_seconds: 300,
+            default_unreachable_toleration_seconds: 300,
+        }
+    }
+}
+
 /// How dependents are treated when their owner is deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Propagation {
@@ -113,6 +132,7 @@ pub struct Store {
     now: SimTime,
     changes: Vec<Change>,
     limits: StoreLimits,
+    admission: AdmissionConfig,
 }
 
 impl Store {
@@ -128,6 +148,7 @@ impl Store {
             now: SimTime::ZERO,
             changes: Vec::new(),
             limits,
+            admission: AdmissionConfig::default(),
         };
         for ns in INITIAL_NAMESPACES {
             let mut obj = Object::Namespace(Default::default());
@@ -138,6 +159,11 @@ impl Store {
         }
         store.changes.clear();
         store
+    }
+
+    /// Sets the admission plugins' settings (for later writes).
+    pub fn set_admission(&mut self, admission: AdmissionConfig) {
+        self.admission = admission;
     }
 
     /// Sets the store's clock (for timestamps). Time never goes backwards.
@@ -223,6 +249,7 @@ impl Store {
             obj.meta_mut().name = name;
         }
         defaults::apply(&mut obj);
+        self.default_toleration_seconds(&mut obj);
         self.admit(&mut obj)?;
         let key = ObjectKey::of(&obj);
         let errors = validation::validate(&obj);
@@ -502,6 +529,39 @@ impl Store {
         Err(ApiError::NameGenerationFailed {
             prefix: prefix.to_string(),
         })
+    }
+
+    /// DefaultTolerationSeconds admission (`plugin/pkg/admission/defaulttolerationseconds`):
+    /// a new pod that does not tolerate `node.kubernetes.io/not-ready:NoExecute` (resp.
+    /// `unreachable`) gets a toleration for it (operator Exists) for 300 s. A toleration
+    /// with an empty key or an empty effect counts as tolerating, as upstream checks it.
+    fn default_toleration_seconds(&self, obj: &mut Object) {
+        use crate::api::objects::pod::{TaintEffect, Toleration, TolerationOperator};
+        let Object::Pod(pod) = obj else { return };
+        let covers = |t: &Toleration, key: &str| {
+            (t.key == key || t.key.is_empty())
+                && (t.effect == Some(TaintEffect::NoExecute) || t.effect.is_none())
+        };
+        for (key, secs) in [
+            (
+                "node.kubernetes.io/not-ready",
+                self.admission.default_not_ready_toleration_seconds,
+            ),
+            (
+                "node.kubernetes.io/unreachable",
+                self.admission.default_unreachable_toleration_seconds,
+            ),
+        ] {
+            if !pod.spec.tolerations.iter().any(|t| covers(t, key)) {
+                pod.spec.tolerations.push(Toleration {
+                    key: key.to_string(),
+                    operator: Some(TolerationOperator::Exists),
+                    value: String::new(),
+                    effect: Some(TaintEffect::NoExecute),
+                    toleration_seconds: Some(secs),
+                });
+            }
+        }
     }
 
     /// Priority admission (`plugin/pkg/admission/priority`): a pod without a priority gets

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use rand::RngExt;
 
 use crate::api::{
-    ApiError, Object, ObjectKey, Store, StoreLimits, WatchEvent, WatchEventType, WatchFilter,
+    AdmissionConfig, ApiError, Object, ObjectKey, Store, StoreLimits, WatchEvent, WatchEventType,
+    WatchFilter,
 };
 use crate::sim::{Engine, Limits, RngFactory, RngStream, SimDuration, SimError, SimTime};
 
@@ -57,6 +58,8 @@ pub struct RunConfig {
     pub watch: WatchConfig,
     pub limits: Limits,
     pub store_limits: StoreLimits,
+    /// API server admission plugin settings.
+    pub admission: AdmissionConfig,
 }
 
 impl Default for RunConfig {
@@ -68,6 +71,7 @@ impl Default for RunConfig {
             watch: WatchConfig::default(),
             limits: Limits::default(),
             store_limits: StoreLimits::default(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -164,8 +168,10 @@ impl Cluster {
     /// to the given sinks.
     pub fn new(config: RunConfig, events: Box<dyn Write>, metrics: Box<dyn Write>) -> Cluster {
         let rngs = RngFactory::new(config.seed);
+        let mut store = Store::new(rngs.stream("apiserver/names"), config.store_limits);
+        store.set_admission(config.admission);
         let world = World {
-            store: Store::new(rngs.stream("apiserver/names"), config.store_limits),
+            store,
             recorder: output::Recorder::new(events),
             watchers: Vec::new(),
             stats: Stats::default(),

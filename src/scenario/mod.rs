@@ -47,6 +47,8 @@ pub struct Scenario {
     pub behaviors: Vec<crate::kubelet::behavior::Behavior>,
     /// `spec.scheduler`, checked (it builds into a valid [`SchedulerConfig`]).
     pub scheduler: KubeSchedulerConfiguration,
+    /// `spec.controllers`, checked.
+    pub controllers: crate::controllers::ControllersConfig,
 }
 
 /// An object and where it came from.
@@ -236,6 +238,15 @@ impl Loader<'_, '_> {
 
         self.check_behaviors(&d, &s.behaviors);
         let scheduler = self.scheduler_config(&d, s.scheduler.as_ref());
+        let controllers = match s.controllers.check() {
+            Ok(c) => c,
+            Err(problems) => {
+                for (path, msg) in problems {
+                    d.report(self.sink, &path, msg);
+                }
+                Default::default()
+            }
+        };
 
         let mut objects: Vec<SourcedObject> = Vec::new();
         for (i, pool) in s.cluster.node_pools.iter().enumerate() {
@@ -281,6 +292,12 @@ impl Loader<'_, '_> {
             store_limits: crate::api::StoreLimits {
                 max_objects: s.limits.max_objects,
             },
+            admission: crate::api::AdmissionConfig {
+                default_not_ready_toleration_seconds: s.api.default_not_ready_toleration_seconds,
+                default_unreachable_toleration_seconds: s
+                    .api
+                    .default_unreachable_toleration_seconds,
+            },
         };
         Some(Scenario {
             name: parsed.metadata.name,
@@ -290,6 +307,7 @@ impl Loader<'_, '_> {
             warnings,
             behaviors: parsed.spec.behaviors,
             scheduler: scheduler.unwrap_or_default(),
+            controllers,
         })
     }
 

@@ -53,6 +53,8 @@ pub struct ScenarioSpec {
     /// A KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1); default: the default
     /// profile.
     pub scheduler: Option<serde_json::Value>,
+    /// kube-controller-manager settings (node lifecycle, pod GC).
+    pub controllers: ControllersSpec,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
     pub network: Option<serde_json::Value>,
@@ -74,6 +76,7 @@ impl Default for ScenarioSpec {
             objects: Vec::new(),
             include: Vec::new(),
             scheduler: None,
+            controllers: ControllersSpec::default(),
             behaviors: Vec::new(),
             network: None,
             traffic: None,
@@ -112,6 +115,10 @@ pub struct ApiSpec {
     pub watch_latency: Duration,
     /// Default 0s.
     pub watch_jitter: Duration,
+    /// DefaultTolerationSeconds admission: default 300.
+    pub default_not_ready_toleration_seconds: i64,
+    /// DefaultTolerationSeconds admission: default 300.
+    pub default_unreachable_toleration_seconds: i64,
 }
 
 impl Default for ApiSpec {
@@ -119,7 +126,95 @@ impl Default for ApiSpec {
         ApiSpec {
             watch_latency: Duration(SimDuration::from_millis(10)),
             watch_jitter: Duration(SimDuration::ZERO),
+            default_not_ready_toleration_seconds: 300,
+            default_unreachable_toleration_seconds: 300,
         }
+    }
+}
+
+/// `spec.controllers`: kube-controller-manager flags, defaults as upstream (≥ v1.32).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ControllersSpec {
+    /// Default 5s; must be positive.
+    pub node_monitor_period: Duration,
+    /// Default 50s (40s before v1.32); must be positive.
+    pub node_monitor_grace_period: Duration,
+    /// Default 60s; must be positive.
+    pub node_startup_grace_period: Duration,
+    /// Default 0.1 nodes per second.
+    pub node_eviction_rate: f32,
+    /// Default 0.01.
+    pub secondary_node_eviction_rate: f32,
+    /// Default 50.
+    pub large_cluster_size_threshold: i32,
+    /// Default 0.55.
+    pub unhealthy_zone_threshold: f32,
+    /// Default 12500; 0 turns terminated-pod collection off.
+    #[serde(rename = "terminatedPodGCThreshold")]
+    pub terminated_pod_gc_threshold: i64,
+}
+
+impl Default for ControllersSpec {
+    fn default() -> Self {
+        let c = crate::controllers::ControllersConfig::default();
+        ControllersSpec {
+            node_monitor_period: Duration(c.node_monitor_period),
+            node_monitor_grace_period: Duration(c.node_monitor_grace_period),
+            node_startup_grace_period: Duration(c.node_startup_grace_period),
+            node_eviction_rate: c.node_eviction_rate,
+            secondary_node_eviction_rate: c.secondary_node_eviction_rate,
+            large_cluster_size_threshold: c.large_cluster_size_threshold,
+            unhealthy_zone_threshold: c.unhealthy_zone_threshold,
+            terminated_pod_gc_threshold: c.terminated_pod_gc_threshold,
+        }
+    }
+}
+
+impl ControllersSpec {
+    /// The checked configuration, or the problems as (field, message).
+    pub fn check(&self) -> Result<crate::controllers::ControllersConfig, Vec<(String, String)>> {
+        let mut problems = Vec::new();
+        for (field, d) in [
+            ("nodeMonitorPeriod", self.node_monitor_period),
+            ("nodeMonitorGracePeriod", self.node_monitor_grace_period),
+            ("nodeStartupGracePeriod", self.node_startup_grace_period),
+        ] {
+            if d.0.is_zero() {
+                problems.push((
+                    format!("spec.controllers.{field}"),
+                    "Invalid value: 0s: must be positive".to_string(),
+                ));
+            }
+        }
+        for (field, v) in [
+            ("nodeEvictionRate", self.node_eviction_rate),
+            (
+                "secondaryNodeEvictionRate",
+                self.secondary_node_eviction_rate,
+            ),
+            ("unhealthyZoneThreshold", self.unhealthy_zone_threshold),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                problems.push((
+                    format!("spec.controllers.{field}"),
+                    format!("Invalid value: {v}: must be a number >= 0"),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(crate::controllers::ControllersConfig {
+            node_monitor_period: self.node_monitor_period.0,
+            node_monitor_grace_period: self.node_monitor_grace_period.0,
+            node_startup_grace_period: self.node_startup_grace_period.0,
+            node_eviction_rate: self.node_eviction_rate,
+            secondary_node_eviction_rate: self.secondary_node_eviction_rate,
+            large_cluster_size_threshold: self.large_cluster_size_threshold,
+            unhealthy_zone_threshold: self.unhealthy_zone_threshold,
+            terminated_pod_gc_threshold: self.terminated_pod_gc_threshold,
+        })
     }
 }
 
