@@ -23,7 +23,7 @@ metadata:
   name: ds
 spec:
   seed: 7
-  duration: 2m
+  duration: 5m
   cluster:
     nodePools:
       - name: worker

@@ -114,12 +114,17 @@ fn revision_of(p: &Pod) -> &str {
         .map_or("", String::as_str)
 }
 
-/// The revision name of `set`'s current template (`<set>-<hash>`).
+/// The revision name of `set`'s current template (`<set>-<hash>`). An unset collision count
+/// counts as 0, as upstream's `getStatefulSetRevisions` does (so the name does not change
+/// when the first status write sets it).
 pub fn revision_name(set: &StatefulSet) -> String {
     format!(
         "{}-{}",
         set.metadata.name,
-        template_hash(&set.spec.template, set.status.collision_count)
+        template_hash(
+            &set.spec.template,
+            Some(set.status.collision_count.unwrap_or(0))
+        )
     )
 }
 
