@@ -322,3 +322,56 @@ fn runs_are_reproducible() {
     let read = |r: &common::Run| std::fs::read(r.out.join("events.jsonl")).unwrap();
     assert_eq!(read(&a), read(&b));
 }
+
+/// A daemon pod that fails is deleted and replaced, but each further failure on the same node
+/// waits out a back-off of 1 s, then 2 s, … (`FailedDaemonPod` Warning events).
+#[test]
+fn failed_daemon_pods_are_replaced_with_back_off() {
+    let (mut c, events) = cluster(SCENARIO);
+    let mut t_ms = 30_000u64;
+    c.run_until(at(30)).unwrap();
+    for _ in 0..3 {
+        // Fail the live pod on worker-0 (as a kubelet rejection would).
+        let name = daemon_pods(&c)["worker-0"][0].0.clone();
+        let key = ObjectKey::new(Kind::Pod, "default", name);
+        let mut obj = (**c.store().get(&key).unwrap()).clone();
+        let Object::Pod(p) = &mut obj else { panic!() };
+        p.status.phase = PodPhase::Failed;
+        c.update(obj).unwrap();
+        // Wait for its replacement to be bound (it is failed at once: only the back-off
+        // spaces the deletions).
+        loop {
+            t_ms += 100;
+            assert!(t_ms < 120_000, "no replacement on worker-0");
+            c.run_until(SimTime::ZERO.saturating_add(SimDuration::from_millis(t_ms)))
+                .unwrap();
+            let pods = daemon_pods(&c);
+            if pods
+                .get("worker-0")
+                .is_some_and(|v| v.len() == 1 && v[0].0 != key.name)
+            {
+                break;
+            }
+        }
+    }
+    let log = String::from_utf8(events.0.borrow().clone()).unwrap();
+    let failed: Vec<u64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["reason"] == "FailedDaemonPod")
+        .inspect(|e| {
+            assert_eq!(e["type"], "Warning");
+            assert!(
+                e["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("on node worker-0, will try to kill it")
+            );
+        })
+        .map(|e| e["t_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 3, "{log}");
+    let gaps = [failed[1] - failed[0], failed[2] - failed[1]];
+    assert!((1_000..1_500).contains(&gaps[0]), "{failed:?}");
+    assert!((2_000..2_500).contains(&gaps[1]), "{failed:?}");
+}

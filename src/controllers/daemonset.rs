@@ -173,19 +173,25 @@ pub fn target_node(pod: &Pod) -> Option<&str> {
     })
 }
 
-/// Upstream `NodeShouldRunDaemonPod`: `(should_run, should_continue_running)`.
-pub fn node_should_run(node: &Node, template: &PodTemplateSpec) -> (bool, bool) {
+/// The pod whose fit `NodeShouldRunDaemonPod` checks: the template with the DaemonSet
+/// default tolerations (upstream `NewPod`). Built once per sync, checked against every node.
+pub fn eligibility_pod(template: &PodTemplateSpec) -> Pod {
     let mut pod = Pod {
         metadata: template.metadata.clone(),
         spec: template.spec.clone(),
         status: Default::default(),
     };
+    add_daemon_tolerations(&mut pod.spec);
+    pod
+}
+
+/// Upstream `NodeShouldRunDaemonPod` for a pod from [`eligibility_pod`]:
+/// `(should_run, should_continue_running)`.
+pub fn should_run_on(pod: &Pod, node: &Node) -> (bool, bool) {
     if !pod.spec.node_name.is_empty() && pod.spec.node_name != node.metadata.name {
         return (false, false);
     }
-    pod.spec.node_name = node.metadata.name.clone();
-    add_daemon_tolerations(&mut pod.spec);
-    if !required_node_affinity_matches(&pod, node) {
+    if !required_node_affinity_matches(pod, node) {
         return (false, false);
     }
     let taints = &node.spec.taints;
@@ -201,6 +207,11 @@ pub fn node_should_run(node: &Node, template: &PodTemplateSpec) -> (bool, bool) 
         return (false, keeps);
     }
     (true, true)
+}
+
+/// Upstream `NodeShouldRunDaemonPod(node, ds)`.
+pub fn node_should_run(node: &Node, template: &PodTemplateSpec) -> (bool, bool) {
+    should_run_on(&eligibility_pod(template), node)
 }
 
 /// The pod upstream's `syncNodes` creates for `node`: the template with the default
@@ -263,6 +274,14 @@ fn as_ds(o: &Object) -> Option<&DaemonSet> {
         Object::DaemonSet(d) => Some(d),
         _ => None,
     }
+}
+
+/// One sync's view of where the DaemonSet's pods are and where they should be.
+struct Placement {
+    /// Claimed pods by target node, bound pods first, then oldest.
+    by_node: BTreeMap<String, Vec<Arc<Object>>>,
+    /// `(should_run, should_continue_running)` per known node, computed once per sync.
+    verdicts: BTreeMap<String, (bool, bool)>,
 }
 
 /// The component.
@@ -451,16 +470,26 @@ impl DaemonSetController {
         for pods in by_node.values_mut() {
             sort_by_creation(pods);
         }
+        let probe = eligibility_pod(&ds.spec.template);
+        let verdicts = self
+            .nodes
+            .iter()
+            .filter_map(|(name, n)| match &**n {
+                Object::Node(node) => Some((name.clone(), should_run_on(&probe, node))),
+                _ => None,
+            })
+            .collect();
+        let placement = Placement { by_node, verdicts };
 
         let satisfied = |me: &Self| me.expectations.get(key).is_none_or(|e| e.satisfied(now));
         if satisfied(self) && !deleting {
-            self.manage(key, ds, &owner, &by_node, &hash, &ds_ref, ctx);
+            self.manage(key, ds, &owner, &placement, &hash, &ds_ref, ctx);
             if satisfied(self) && ds.spec.update_strategy.type_ == UpdateStrategyType::RollingUpdate
             {
-                self.rolling_update(key, ds, &owner, &by_node, &hash, &ds_ref, ctx);
+                self.rolling_update(key, ds, &owner, &placement, &hash, &ds_ref, ctx);
             }
         }
-        self.update_status(key, ds, &by_node, &hash, ctx);
+        self.update_status(key, ds, &placement, &hash, ctx);
     }
 
     /// Upstream `manage` + `podsShouldBeOnNode` + `syncNodes`.
@@ -470,7 +499,7 @@ impl DaemonSetController {
         key: &ObjectKey,
         ds: &DaemonSet,
         owner: &OwnerReference,
-        by_node: &BTreeMap<String, Vec<Arc<Object>>>,
+        placement: &Placement,
         hash: &str,
         ds_ref: &str,
         ctx: &mut Context<'_>,
@@ -478,13 +507,11 @@ impl DaemonSetController {
         let now = ctx.now();
         let mut needing: Vec<String> = Vec::new();
         let mut to_delete: Vec<Arc<Object>> = Vec::new();
-        let nodes: Vec<Arc<Object>> = self.nodes.values().cloned().collect();
-        for n in &nodes {
-            let Object::Node(node) = &**n else { continue };
-            let (should_run, should_continue) = node_should_run(node, &ds.spec.template);
-            let pods = by_node.get(&node.metadata.name);
+        let by_node = &placement.by_node;
+        for (node_name, &(should_run, should_continue)) in &placement.verdicts {
+            let pods = by_node.get(node_name);
             match pods {
-                None if should_run => needing.push(node.metadata.name.clone()),
+                None if should_run => needing.push(node_name.clone()),
                 Some(pods) if should_continue => {
                     let mut running = Vec::new();
                     for o in pods {
@@ -493,7 +520,7 @@ impl DaemonSetController {
                             continue;
                         }
                         if p.status.phase == crate::api::objects::PodPhase::Failed {
-                            let bkey = (key.clone(), node.metadata.name.clone());
+                            let bkey = (key.clone(), node_name.clone());
                             if self.failed_backoff.in_backoff_since_update(&bkey, now) {
                                 let delay = self
                                     .failed_backoff
@@ -510,7 +537,7 @@ impl DaemonSetController {
                                 ds_ref.to_string(),
                                 format!(
                                     "Found failed daemon pod {}/{} on node {}, will try to kill it",
-                                    p.metadata.namespace, p.metadata.name, node.metadata.name
+                                    p.metadata.namespace, p.metadata.name, node_name
                                 ),
                             ));
                             to_delete.push(o.clone());
@@ -637,20 +664,19 @@ impl DaemonSetController {
         key: &ObjectKey,
         ds: &DaemonSet,
         owner: &OwnerReference,
-        by_node: &BTreeMap<String, Vec<Arc<Object>>>,
+        placement: &Placement,
         hash: &str,
         ds_ref: &str,
         ctx: &mut Context<'_>,
     ) {
         let now = ctx.now();
         // updatedDesiredNodeCounts: every desired node is a slot, with or without pods.
-        let mut slots: BTreeMap<String, Vec<Arc<Object>>> = by_node.clone();
+        let mut slots: BTreeMap<String, Vec<Arc<Object>>> = placement.by_node.clone();
         let mut desired = 0i32;
-        for n in self.nodes.values() {
-            let Object::Node(node) = &**n else { continue };
-            if node_should_run(node, &ds.spec.template).0 {
+        for (node_name, &(should_run, _)) in &placement.verdicts {
+            if should_run {
                 desired += 1;
-                slots.entry(node.metadata.name.clone()).or_default();
+                slots.entry(node_name.clone()).or_default();
             }
         }
         let max_unavailable_value = ds
@@ -727,7 +753,7 @@ impl DaemonSetController {
         &mut self,
         key: &ObjectKey,
         ds: &DaemonSet,
-        by_node: &BTreeMap<String, Vec<Arc<Object>>>,
+        placement: &Placement,
         hash: &str,
         ctx: &mut Context<'_>,
     ) {
@@ -738,10 +764,8 @@ impl DaemonSetController {
             ..DaemonSetStatus::default()
         };
         let mut next_check: Option<SimDuration> = None;
-        for n in self.nodes.values() {
-            let Object::Node(node) = &**n else { continue };
-            let should_run = node_should_run(node, &ds.spec.template).0;
-            let pods = by_node.get(&node.metadata.name).filter(|p| !p.is_empty());
+        for (node_name, &(should_run, _)) in &placement.verdicts {
+            let pods = placement.by_node.get(node_name).filter(|p| !p.is_empty());
             if should_run {
                 status.desired_number_scheduled += 1;
                 let Some(pod) = pods.and_then(|p| as_pod(&p[0])) else {

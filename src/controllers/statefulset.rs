@@ -103,8 +103,7 @@ fn terminating(p: &Pod) -> bool {
 
 /// Upstream `isUnavailable`: not healthy (Running, Ready, not terminating) or not available.
 fn unavailable(p: &Pod, min_ready_seconds: i32, now: crate::sim::SimTime) -> bool {
-    !(running_and_ready(p) && !terminating(p))
-        || availability(p, min_ready_seconds, now) != Ok(true)
+    !running_and_ready(p) || terminating(p) || availability(p, min_ready_seconds, now) != Ok(true)
 }
 
 fn revision_of(p: &Pod) -> &str {
@@ -511,7 +510,7 @@ impl StatefulSetController {
                 condemned.push((ord, o.clone()));
             }
         }
-        condemned.sort_by(|a, b| b.0.cmp(&a.0));
+        condemned.sort_by_key(|c| std::cmp::Reverse(c.0));
         let partition = match set.spec.update_strategy.type_ {
             UpdateStrategyType::RollingUpdate => Some(
                 set.spec
