@@ -375,3 +375,49 @@ fn failed_daemon_pods_are_replaced_with_back_off() {
     assert!((1_000..1_500).contains(&gaps[0]), "{failed:?}");
     assert!((2_000..2_500).contains(&gaps[1]), "{failed:?}");
 }
+
+/// The DaemonSet part of the reference row `deploy.defaults` (`pkg/apis/apps/v1/defaults.go`),
+/// checked on a DaemonSet applied without any of those fields.
+#[test]
+fn daemonset_defaults_match_the_reference_row() {
+    let dir = std::env::var_os("KUBESIM_REFERENCE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
+    let file = dir.join("vectors/controllers.json");
+    let Ok(bytes) = std::fs::read(&file) else {
+        eprintln!(
+            "skipping: {} not found (set KUBESIM_REFERENCE)",
+            file.display()
+        );
+        return;
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let row = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "deploy.defaults")
+        .expect("the deploy.defaults row");
+    let want = &row["expected"]["DaemonSet"];
+    let (c, _) = cluster(SCENARIO);
+    let key = ObjectKey::new(Kind::DaemonSet, "default", "agent");
+    let Object::DaemonSet(ds) = &**c.store().get(&key).unwrap() else {
+        panic!()
+    };
+    let s = &ds.spec;
+    let ty = serde_json::to_value(s.update_strategy.type_).unwrap();
+    assert_eq!(ty, want["updateStrategy"]);
+    let ru = s.update_strategy.rolling_update.as_ref().unwrap();
+    assert_eq!(
+        serde_json::to_value(ru.max_unavailable.as_ref().unwrap()).unwrap(),
+        want["maxUnavailable"]
+    );
+    assert_eq!(
+        serde_json::to_value(ru.max_surge.as_ref().unwrap()).unwrap(),
+        want["maxSurge"]
+    );
+    assert_eq!(
+        s.revision_history_limit.map(i64::from),
+        want["revisionHistoryLimit"].as_i64()
+    );
+}

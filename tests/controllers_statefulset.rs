@@ -440,3 +440,56 @@ fn runs_are_reproducible() {
     let read = |r: &common::Run| std::fs::read(r.out.join("events.jsonl")).unwrap();
     assert_eq!(read(&a), read(&b));
 }
+
+/// The StatefulSet part of the reference row `deploy.defaults` (`pkg/apis/apps/v1/defaults.go`),
+/// checked on a StatefulSet applied without those fields. `pvcRetention` is not checked:
+/// storage is not modelled.
+#[test]
+fn statefulset_defaults_match_the_reference_row() {
+    let dir = std::env::var_os("KUBESIM_REFERENCE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
+    let file = dir.join("vectors/controllers.json");
+    let Ok(bytes) = std::fs::read(&file) else {
+        eprintln!(
+            "skipping: {} not found (set KUBESIM_REFERENCE)",
+            file.display()
+        );
+        return;
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let row = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "deploy.defaults")
+        .expect("the deploy.defaults row");
+    let want = &row["expected"]["StatefulSet"];
+    let (c, _) = cluster(&SCENARIO.replace("        replicas: 3\n", ""));
+    let key = ObjectKey::new(Kind::StatefulSet, "default", "web");
+    let Object::StatefulSet(s) = &**c.store().get(&key).unwrap() else {
+        panic!()
+    };
+    let s = &s.spec;
+    assert_eq!(
+        serde_json::to_value(s.pod_management_policy).unwrap(),
+        want["podManagementPolicy"]
+    );
+    assert_eq!(
+        serde_json::to_value(s.update_strategy.type_).unwrap(),
+        want["updateStrategy"]
+    );
+    assert_eq!(
+        s.update_strategy
+            .rolling_update
+            .as_ref()
+            .and_then(|r| r.partition)
+            .map(i64::from),
+        want["partition"].as_i64()
+    );
+    assert_eq!(s.replicas.map(i64::from), want["replicas"].as_i64());
+    assert_eq!(
+        s.revision_history_limit.map(i64::from),
+        want["revisionHistoryLimit"].as_i64()
+    );
+}
