@@ -421,3 +421,47 @@ fn daemonset_defaults_match_the_reference_row() {
         want["revisionHistoryLimit"].as_i64()
     );
 }
+
+/// maxSurge 1, maxUnavailable 0: every node keeps a ready pod throughout the update, at most
+/// one node runs two pods at once, and every node ends on the new image.
+#[test]
+fn surge_rolling_update_keeps_every_node_available() {
+    let yaml = SCENARIO.replace("count: 2\n", "count: 4\n").replace(
+        "        selector: {matchLabels: {app: agent}}\n        template:",
+        "        selector: {matchLabels: {app: agent}}\n        updateStrategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n        template:",
+    );
+    let (mut c, _) = cluster(&yaml);
+    c.run_until(at(30)).unwrap();
+    assert_eq!(ds_status(&c).number_available, 4);
+    let key = ObjectKey::new(Kind::DaemonSet, "default", "agent");
+    let mut obj = (**c.store().get(&key).unwrap()).clone();
+    let Object::DaemonSet(ds) = &mut obj else {
+        panic!()
+    };
+    ds.spec.template.spec.containers[0].image = "agent:2".into();
+    c.update(obj).unwrap();
+    let mut max_doubled = 0;
+    let mut t = 30_000u64;
+    while t < 200_000 {
+        t += 250;
+        c.run_until(SimTime::ZERO.saturating_add(SimDuration::from_millis(t)))
+            .unwrap();
+        let pods = daemon_pods(&c);
+        for i in 0..4 {
+            let node = format!("worker-{i}");
+            assert!(
+                pods.get(&node).is_some_and(|v| v.iter().any(|p| p.2)),
+                "{node} without a ready pod at {t} ms: {pods:?}"
+            );
+        }
+        max_doubled = max_doubled.max(pods.values().filter(|v| v.len() > 1).count());
+    }
+    assert_eq!(max_doubled, 1, "one node surges at a time");
+    let pods = daemon_pods(&c);
+    assert!(
+        pods.values()
+            .all(|v| v.len() == 1 && v[0].1 == "agent:2" && v[0].2),
+        "{pods:?}"
+    );
+    assert_eq!(ds_status(&c).updated_number_scheduled, 4);
+}

@@ -19,11 +19,14 @@
 //!   running pods on one node the oldest is kept; pods on nodes that must not run them are
 //!   deleted. At most [`BURST_REPLICAS`] creates and deletes per sync; creates in slow-start
 //!   batches 1, 2, 4, ….
-//! - Then, if nothing was issued and the strategy is RollingUpdate, `rollingUpdate` with
+//! - Then, if nothing was issued and the strategy is RollingUpdate, `rollingUpdate`. With
 //!   `maxSurge` 0: old pods that are unavailable are deleted at once, and further old pods
 //!   only while fewer than `maxUnavailable` (int or percent of the desired count, rounded up;
-//!   0 is taken as 1) pods are unavailable. OnDelete does nothing: deleted pods come back at
-//!   the new revision.
+//!   both 0 is taken as maxUnavailable 1) pods are unavailable. With `maxSurge` > 0: a new pod
+//!   is created beside each old one that is unavailable, and beside up to `maxSurge` available
+//!   old ones at a time; an old pod is deleted once the new pod on its node is available
+//!   (`manage` then keeps at most one old and one new pod per node). OnDelete does nothing:
+//!   deleted pods come back at the new revision.
 //! - Revisions: a pod is up to date when its `controller-revision-hash` label equals the hash
 //!   of the current template ([`super::history::template_hash`]) or its
 //!   `pod-template-generation` label equals the DaemonSet's generation (upstream
@@ -33,15 +36,15 @@
 //!   set for when it becomes available.
 //!
 //! Simplifications (also in docs/semantics.md): no ControllerRevision objects (the hash is
-//! computed from the template; history and `revisionHistoryLimit` are not kept); `maxSurge`
-//! greater than 0 is treated as 0; bound daemon pods whose node no longer exists are deleted
+//! computed from the template; history and `revisionHistoryLimit` are not kept); bound
+//! daemon pods whose node no longer exists are deleted
 //! by this controller at its next sync (upstream the pod garbage collector does that, after
 //! a 20 s quarantine); no periodic resync; status updates are not retried.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::api::meta::{IntOrString, OwnerReference};
+use crate::api::meta::OwnerReference;
 use crate::api::objects::node::Node;
 use crate::api::objects::pod::{
     Affinity, NodeAffinity, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement,
@@ -58,8 +61,8 @@ use crate::sim::SimDuration;
 
 use super::history::{CONTROLLER_REVISION_HASH_LABEL, template_hash};
 use super::pods::{
-    Expectations, availability, claim_pods, controller_ref, create_pod, pod_from_template,
-    pods_in_namespace, slow_start_batch,
+    Expectations, availability, claim_pods, controller_ref, create_pod, is_ready,
+    pod_from_template, pods_in_namespace, slow_start_batch,
 };
 use super::workqueue::WorkQueue;
 
@@ -240,6 +243,45 @@ fn is_updated(pod: &Pod, hash: &str, generation: i64) -> bool {
             .get(CONTROLLER_REVISION_HASH_LABEL)
             .map(String::as_str)
             == Some(hash)
+}
+
+/// Upstream `allowSurge`: RollingUpdate with a non-zero `maxSurge`.
+fn allow_surge(ds: &DaemonSet) -> bool {
+    ds.spec.update_strategy.type_ == UpdateStrategyType::RollingUpdate
+        && ds
+            .spec
+            .update_strategy
+            .rolling_update
+            .as_ref()
+            .and_then(|r| r.max_surge.as_ref())
+            .is_some_and(|v| v.scaled_value(1, true).unwrap_or(0) != 0)
+}
+
+/// Upstream `findUpdatedPodsOnNode`: the node's live new and old pod, or `None` when there
+/// are several of either.
+fn find_updated<'a>(
+    pods: &'a [Arc<Object>],
+    hash: &str,
+    generation: i64,
+) -> Option<(Option<&'a Arc<Object>>, Option<&'a Arc<Object>>)> {
+    let mut new_pod = None;
+    let mut old_pod = None;
+    for o in pods {
+        let Some(p) = as_pod(o) else { continue };
+        if p.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let slot = if is_updated(p, hash, generation) {
+            &mut new_pod
+        } else {
+            &mut old_pod
+        };
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(o);
+    }
+    Some((new_pod, old_pod))
 }
 
 /// Upstream `podByCreationTimestampAndPhase`: bound pods first, then oldest, then by name.
@@ -508,6 +550,7 @@ impl DaemonSetController {
         let mut needing: Vec<String> = Vec::new();
         let mut to_delete: Vec<Arc<Object>> = Vec::new();
         let by_node = &placement.by_node;
+        let surge = allow_surge(ds);
         for (node_name, &(should_run, should_continue)) in &placement.verdicts {
             let pods = by_node.get(node_name);
             match pods {
@@ -545,8 +588,34 @@ impl DaemonSetController {
                             running.push(o.clone());
                         }
                     }
-                    // Several running pods on one node: keep the oldest (already sorted).
-                    to_delete.extend(running.into_iter().skip(1));
+                    if !surge {
+                        // Several running pods on one node: keep the oldest (already sorted).
+                        to_delete.extend(running.into_iter().skip(1));
+                    } else if running.len() > 1 {
+                        // With surge, an old and a new pod may share a node while the new
+                        // one is not yet available: keep the oldest of each, and drop the
+                        // old one once it is not ready or the new one is available.
+                        let mut oldest_new: Option<&Pod> = None;
+                        let mut oldest_old: Option<(&Pod, &Arc<Object>)> = None;
+                        for o in &running {
+                            let Some(p) = as_pod(o) else { continue };
+                            let is_new = p.metadata.labels.get(CONTROLLER_REVISION_HASH_LABEL)
+                                == Some(&hash.to_string());
+                            if is_new && oldest_new.is_none() {
+                                oldest_new = Some(p);
+                            } else if !is_new && oldest_old.is_none() {
+                                oldest_old = Some((p, o));
+                            } else {
+                                to_delete.push(o.clone());
+                            }
+                        }
+                        if let (Some(n), Some((old, o))) = (oldest_new, oldest_old)
+                            && (!is_ready(old)
+                                || availability(n, ds.spec.min_ready_seconds, now) == Ok(true))
+                        {
+                            to_delete.push(o.clone());
+                        }
+                    }
                 }
                 Some(pods) if !should_continue => {
                     to_delete.extend(
@@ -679,73 +748,111 @@ impl DaemonSetController {
                 slots.entry(node_name.clone()).or_default();
             }
         }
-        let max_unavailable_value = ds
-            .spec
-            .update_strategy
-            .rolling_update
-            .as_ref()
-            .and_then(|r| r.max_unavailable.clone())
-            .unwrap_or(IntOrString::Int(1));
-        let mut max_unavailable = max_unavailable_value
-            .scaled_value(desired, true)
-            .unwrap_or(1);
-        if desired > 0 && max_unavailable == 0 {
+        let ru = ds.spec.update_strategy.rolling_update.as_ref();
+        let max_surge = ru
+            .and_then(|r| r.max_surge.as_ref())
+            .map_or(0, |v| v.scaled_value(desired, true).unwrap_or(0));
+        let mut max_unavailable = ru
+            .and_then(|r| r.max_unavailable.as_ref())
+            .map_or(1, |v| v.scaled_value(desired, true).unwrap_or(1));
+        // An impossible configuration (both 0) falls back to maxUnavailable 1.
+        if desired > 0 && max_unavailable == 0 && max_surge == 0 {
             max_unavailable = 1;
         }
         let generation = ds.metadata.generation;
         let min_ready = ds.spec.min_ready_seconds;
-        let mut unavailable = 0i32;
-        let mut replace_now: Vec<Arc<Object>> = Vec::new();
-        let mut candidates: Vec<Arc<Object>> = Vec::new();
-        for pods in slots.values() {
-            // findUpdatedPodsOnNode: at most one new and one old live pod per node.
-            let mut new_pod: Option<&Arc<Object>> = None;
-            let mut old_pod: Option<&Arc<Object>> = None;
-            let mut ok = true;
-            for o in pods {
-                let Some(p) = as_pod(o) else { continue };
-                if p.metadata.deletion_timestamp.is_some() {
+        let available = |o: &Arc<Object>| {
+            as_pod(o).is_some_and(|p| availability(p, min_ready, now) == Ok(true))
+        };
+        let (to_delete, to_create) = if max_surge == 0 {
+            let mut unavailable = 0i32;
+            let mut replace_now: Vec<Arc<Object>> = Vec::new();
+            let mut candidates: Vec<Arc<Object>> = Vec::new();
+            for pods in slots.values() {
+                let Some((new_pod, old_pod)) = find_updated(pods, hash, generation) else {
+                    // Several new or several old pods: manage cleans up; unavailable meanwhile.
+                    unavailable += 1;
                     continue;
-                }
-                let slot = if is_updated(p, hash, generation) {
-                    &mut new_pod
-                } else {
-                    &mut old_pod
                 };
-                if slot.is_some() {
-                    ok = false;
-                    break;
-                }
-                *slot = Some(o);
-            }
-            if !ok {
-                unavailable += 1;
-                continue;
-            }
-            match (new_pod, old_pod) {
-                (None, None) | (Some(_), Some(_)) => unavailable += 1,
-                (Some(n), None) => {
-                    if as_pod(n).is_none_or(|p| availability(p, min_ready, now) != Ok(true)) {
-                        unavailable += 1;
+                match (new_pod, old_pod) {
+                    (None, None) | (Some(_), Some(_)) => unavailable += 1,
+                    (Some(n), None) => {
+                        if !available(n) {
+                            unavailable += 1;
+                        }
                     }
-                }
-                (None, Some(o)) => {
-                    if as_pod(o).is_none_or(|p| availability(p, min_ready, now) != Ok(true)) {
-                        replace_now.push(o.clone());
-                        unavailable += 1;
-                    } else if unavailable < max_unavailable {
-                        candidates.push(o.clone());
+                    (None, Some(o)) => {
+                        if !available(o) {
+                            replace_now.push(o.clone());
+                            unavailable += 1;
+                        } else if unavailable < max_unavailable {
+                            candidates.push(o.clone());
+                        }
                     }
                 }
             }
-        }
-        let room = (max_unavailable - unavailable).max(0) as usize;
-        candidates.truncate(room);
-        replace_now.extend(candidates);
-        if replace_now.is_empty() {
+            let room = (max_unavailable - unavailable).max(0) as usize;
+            candidates.truncate(room);
+            replace_now.extend(candidates);
+            (replace_now, Vec::new())
+        } else {
+            // Surge: a new pod is created beside an old one (at once where the old one is
+            // unavailable, else up to maxSurge at a time); the old one is deleted once the
+            // new one is available.
+            let mut old_to_delete: Vec<Arc<Object>> = Vec::new();
+            let mut should_not_run: Vec<Arc<Object>> = Vec::new();
+            let mut candidate_nodes: Vec<String> = Vec::new();
+            let mut allowed_nodes: Vec<String> = Vec::new();
+            let mut num_surge = 0i32;
+            let mut num_available = 0i32;
+            for (node, pods) in &slots {
+                let Some((new_pod, old_pod)) = find_updated(pods, hash, generation) else {
+                    num_surge += 1;
+                    continue;
+                };
+                if let Some(p) = old_pod.or(new_pod)
+                    && available(p)
+                {
+                    num_available += 1;
+                }
+                let should_run = placement.verdicts.get(node).is_some_and(|v| v.0);
+                match (new_pod, old_pod) {
+                    (_, None) => {}
+                    (None, Some(o)) => {
+                        if !available(o) {
+                            if should_run {
+                                allowed_nodes.push(node.clone());
+                            } else {
+                                old_to_delete.push(o.clone());
+                            }
+                        } else if !should_run {
+                            should_not_run.push(o.clone());
+                        } else if num_surge < max_surge {
+                            candidate_nodes.push(node.clone());
+                        }
+                    }
+                    (Some(n), Some(o)) => {
+                        if available(n) {
+                            old_to_delete.push(o.clone());
+                        } else {
+                            num_surge += 1;
+                        }
+                    }
+                }
+            }
+            // Pods on nodes that should no longer run them go only once enough pods
+            // elsewhere are available.
+            let deletable = (num_available - desired).max(0) as usize;
+            old_to_delete.extend(should_not_run.into_iter().take(deletable));
+            let remaining = (max_surge - num_surge).max(0) as usize;
+            candidate_nodes.truncate(remaining);
+            allowed_nodes.extend(candidate_nodes);
+            (old_to_delete, allowed_nodes)
+        };
+        if to_delete.is_empty() && to_create.is_empty() {
             return;
         }
-        self.sync_nodes(key, ds, owner, replace_now, Vec::new(), hash, ds_ref, ctx);
+        self.sync_nodes(key, ds, owner, to_delete, to_create, hash, ds_ref, ctx);
     }
 
     /// Upstream `updateDaemonSetStatus`.
