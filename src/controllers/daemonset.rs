@@ -257,13 +257,12 @@ fn allow_surge(ds: &DaemonSet) -> bool {
             .is_some_and(|v| v.scaled_value(1, true).unwrap_or(0) != 0)
 }
 
+/// A node's live `(new, old)` daemon pod, each optional.
+type NewAndOld<'a> = (Option<&'a Arc<Object>>, Option<&'a Arc<Object>>);
+
 /// Upstream `findUpdatedPodsOnNode`: the node's live new and old pod, or `None` when there
 /// are several of either.
-fn find_updated<'a>(
-    pods: &'a [Arc<Object>],
-    hash: &str,
-    generation: i64,
-) -> Option<(Option<&'a Arc<Object>>, Option<&'a Arc<Object>>)> {
+fn find_updated<'a>(pods: &'a [Arc<Object>], hash: &str, generation: i64) -> Option<NewAndOld<'a>> {
     let mut new_pod = None;
     let mut old_pod = None;
     for o in pods {
