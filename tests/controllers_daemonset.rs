@@ -465,3 +465,27 @@ fn surge_rolling_update_keeps_every_node_available() {
     );
     assert_eq!(ds_status(&c).updated_number_scheduled, 4);
 }
+
+/// An orphan pod matching the selector on a node that already has a daemon pod is adopted,
+/// and the newer of the two is deleted.
+#[test]
+fn an_extra_pod_on_a_node_is_deleted_keeping_the_oldest() {
+    let (mut c, events) = cluster(SCENARIO);
+    c.run_until(at(30)).unwrap();
+    let kept = daemon_pods(&c)["worker-0"][0].0.clone();
+    let pod: kubesim::api::objects::pod::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "stray", "namespace": "default", "labels": {"app": "agent"}},
+        "spec": {"nodeName": "worker-0", "containers": [{"name": "agent", "image": "agent:1"}]}
+    }))
+    .unwrap();
+    c.apply(Object::Pod(pod)).unwrap();
+    c.run_until(at(60)).unwrap();
+    let pods = daemon_pods(&c);
+    assert_eq!(pods["worker-0"].len(), 1, "{pods:?}");
+    assert_eq!(pods["worker-0"][0].0, kept);
+    let log = String::from_utf8(events.0.borrow().clone()).unwrap();
+    assert!(
+        log.contains("\"reason\":\"SuccessfulDelete\",\"object\":\"DaemonSet/default/agent\",\"message\":\"Deleted pod: stray\""),
+        "{log}"
+    );
+}

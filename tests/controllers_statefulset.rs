@@ -493,3 +493,58 @@ fn statefulset_defaults_match_the_reference_row() {
         want["revisionHistoryLimit"].as_i64()
     );
 }
+
+/// A Failed pod is deleted and recreated under the same name.
+#[test]
+fn a_failed_pod_is_recreated_with_the_same_name() {
+    let (mut c, events_buf) = cluster(SCENARIO);
+    c.run_until(at(60)).unwrap();
+    let before = pods(&c);
+    let key = ObjectKey::new(Kind::Pod, "default", "web-1");
+    let mut obj = (**c.store().get(&key).unwrap()).clone();
+    let Object::Pod(p) = &mut obj else { panic!() };
+    p.status.phase = PodPhase::Failed;
+    c.update(obj).unwrap();
+    c.run_until(at(120)).unwrap();
+    let after = pods(&c);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        ["web-0", "web-1", "web-2"]
+    );
+    assert_ne!(after["web-1"].0, before["web-1"].0, "a new web-1");
+    assert!(after.values().all(|p| p.2), "{after:?}");
+    let evs = events(&events_buf);
+    assert!(evs.iter().any(|e| e["t_ms"].as_u64().unwrap() > 60_000
+        && e["message"] == "delete Pod web-1 in StatefulSet web successful"));
+    assert_eq!(
+        evs.iter()
+            .filter(|e| e["message"] == "create Pod web-1 in StatefulSet web successful")
+            .count(),
+        2
+    );
+}
+
+/// With minReadySeconds, the next ordinal waits until the previous pod has been ready that
+/// long (ready 10 s after start, then 20 s more).
+#[test]
+fn ordered_ready_waits_for_min_ready_seconds() {
+    let yaml = SCENARIO.replace(
+        "        serviceName: nginx\n",
+        "        serviceName: nginx\n        minReadySeconds: 20\n",
+    );
+    let (mut c, events_buf) = cluster(&yaml);
+    c.run_until(at(120)).unwrap();
+    let evs = events(&events_buf);
+    let started = time_of(&evs, "Started", "Pod/default/web-0", "").unwrap();
+    let created = time_of(&evs, "SuccessfulCreate", SET, "Pod web-1 in").unwrap();
+    assert!(
+        created >= started + 30_000,
+        "web-0 started {started}, web-1 created {created}"
+    );
+    assert!(
+        created < started + 32_000,
+        "web-0 started {started}, web-1 created {created}"
+    );
+    let s = status(&c);
+    assert_eq!((s.ready_replicas, s.available_replicas), (3, 3));
+}
