@@ -4,7 +4,8 @@
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
-//! `spec.behaviors`), the ReplicaSet/ReplicationController and Deployment controllers, and, when the kubelet
+//! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet and
+//! StatefulSet controllers, and, when the kubelet
 //! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
 //! collector (with `spec.controllers`). Without kubelets no node renews its Lease, so the
 //! node lifecycle controller would mark every node unreachable after the grace period.
@@ -88,6 +89,12 @@ pub fn build_with(
     cluster
         .add_component(Box::new(crate::controllers::DeploymentController::new()))
         .expect("the deployment-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::DaemonSetController::new()))
+        .expect("the daemonset-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::StatefulSetController::new()))
+        .expect("the statefulset-controller is registered once");
     if components.kubelet {
         let cfg = scenario.controllers.clone();
         cluster

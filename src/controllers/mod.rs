@@ -10,24 +10,32 @@
 //! - [`taint_eviction`]: deletes pods that do not tolerate their node's NoExecute taints
 //!   (`pkg/controller/tainteviction/taint_eviction.go`).
 //! - [`podgc`]: the pod garbage collector (`pkg/controller/podgc/gc_controller.go`).
+//! - [`daemonset`]: the DaemonSet controller (`pkg/controller/daemon/`).
+//! - [`statefulset`]: the StatefulSet controller (`pkg/controller/statefulset/`).
+//! - [`history`]: revision hashes of pod templates (`pkg/controller/history/`).
 //! - [`workqueue`]: the deduplicating, delaying, rate-limited work queue every controller
 //!   drives its syncs with.
 //! - [`pods`]: pod helpers shared by the workload controllers (active, ready, available,
 //!   controller references, creation from a template in slow-start batches).
 
+pub mod daemonset;
 pub mod deployment;
+pub mod history;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod pods;
 pub mod rank;
 pub mod replicaset;
+pub mod statefulset;
 pub mod taint_eviction;
 pub mod workqueue;
 
+pub use daemonset::DaemonSetController;
 pub use deployment::DeploymentController;
 pub use nodelifecycle::NodeLifecycleController;
 pub use podgc::PodGcController;
 pub use replicaset::ReplicaSetController;
+pub use statefulset::StatefulSetController;
 pub use taint_eviction::TaintEvictionController;
 
 use crate::sim::SimDuration;

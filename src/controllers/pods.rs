@@ -1,14 +1,16 @@
 //! Pod helpers every workload controller shares, after `pkg/controller/controller_utils.go`
 //! and `pkg/api/v1/pod/util.go`: which pods count as active, ready and available, the
-//! controller reference a controller stamps on its pods, and pod creation from a template in
-//! slow-start batches.
+//! controller reference a controller stamps on its pods, pod creation from a template in
+//! slow-start batches, expectations, and claiming (adoption and release) of pods.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::api::ApiError;
 use crate::api::meta::{ConditionStatus, OwnerReference};
 use crate::api::objects::pod::Pod;
-use crate::api::objects::{Object, ObjectKey, PodTemplateSpec};
+use crate::api::objects::{Kind, Object, ObjectKey, PodTemplateSpec};
+use crate::api::selector::Selector;
 use crate::runtime::{Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
@@ -161,6 +163,90 @@ pub fn pod_key(pod: &Pod) -> ObjectKey {
         pod.metadata.namespace.clone(),
         pod.metadata.name.clone(),
     )
+}
+
+/// Outstanding creates and deletes of one controller key (upstream
+/// `UIDTrackingControllerExpectations`): creates are counted, deletes tracked by pod UID.
+/// Satisfied when everything issued has been observed through the watch, or after
+/// [`EXPECTATIONS_TIMEOUT`].
+#[derive(Clone, Debug, Default)]
+pub struct Expectations {
+    pub add: i64,
+    pub del: BTreeSet<String>,
+    pub set_at: SimTime,
+}
+
+/// Upstream `ExpectationsTimeout`.
+pub const EXPECTATIONS_TIMEOUT: SimDuration = SimDuration::from_secs(300);
+
+impl Expectations {
+    pub fn satisfied(&self, now: SimTime) -> bool {
+        (self.add <= 0 && self.del.is_empty())
+            || now.saturating_since(self.set_at) > EXPECTATIONS_TIMEOUT
+    }
+}
+
+/// Upstream `ClaimPods` (`PodControllerRefManager`): of `candidates` (pods in the owner's
+/// namespace), returns those the owner keeps. Owned pods whose labels still match (and that
+/// pass `filter`) are kept; owned pods that no longer match are released (their
+/// ownerReference removed); matching orphans are adopted unless the owner or the pod is being
+/// deleted. Pods owned by another controller are left alone.
+pub fn claim_pods(
+    ctx: &mut Context<'_>,
+    candidates: Vec<(ObjectKey, Arc<Object>)>,
+    selector: &Selector,
+    owner: &OwnerReference,
+    owner_deleting: bool,
+    filter: impl Fn(&Pod) -> bool,
+) -> Vec<Arc<Object>> {
+    let mut owned = Vec::new();
+    for (pk, obj) in candidates {
+        let Object::Pod(pod) = &*obj else { continue };
+        let matches = selector.matches(&pod.metadata.labels) && filter(pod);
+        match pod.metadata.controller_ref() {
+            Some(r) if r.uid == owner.uid => {
+                if matches {
+                    owned.push(obj.clone());
+                } else if pod.metadata.deletion_timestamp.is_none() {
+                    let uid = owner.uid.clone();
+                    let _ = ctx.patch(&pk, |o| {
+                        let m = o.meta_mut();
+                        let before = m.owner_references.len();
+                        m.owner_references.retain(|r| r.uid != uid);
+                        m.owner_references.len() != before
+                    });
+                }
+            }
+            Some(_) => {}
+            None => {
+                if matches && !owner_deleting && pod.metadata.deletion_timestamp.is_none() {
+                    let oref = owner.clone();
+                    if let Ok(Some(adopted)) = ctx.patch(&pk, |o| {
+                        let m = o.meta_mut();
+                        if m.controller_ref().is_some() {
+                            return false;
+                        }
+                        m.owner_references.push(oref);
+                        true
+                    }) {
+                        owned.push(adopted);
+                    }
+                }
+            }
+        }
+    }
+    owned
+}
+
+/// The pods of `namespace` in a cache keyed by [`ObjectKey`] (a range scan).
+pub fn pods_in_namespace(
+    pods: &BTreeMap<ObjectKey, Arc<Object>>,
+    namespace: &str,
+) -> Vec<(ObjectKey, Arc<Object>)> {
+    pods.range(ObjectKey::new(Kind::Pod, namespace.to_string(), String::new())..)
+        .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == namespace)
+        .map(|(k, o)| (k.clone(), o.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -52,6 +52,25 @@ pub struct PodSpec {
     pub host_network: bool,
     pub hostname: String,
     pub subdomain: String,
+    pub volumes: Vec<Volume>,
+}
+
+/// A pod volume. Only `persistentVolumeClaim` is read (StatefulSets record their claim names
+/// there); other sources are kept as given. No storage is modelled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Volume {
+    pub name: String,
+    pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PersistentVolumeClaimVolumeSource {
+    pub claim_name: String,
+    pub read_only: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

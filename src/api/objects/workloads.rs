@@ -168,6 +168,7 @@ pub struct DaemonSetStatus {
     pub number_available: i32,
     pub number_unavailable: i32,
     pub observed_generation: i64,
+    pub collision_count: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -191,6 +192,18 @@ pub struct StatefulSetSpec {
     pub min_ready_seconds: i32,
     pub revision_history_limit: Option<i32>,
     pub ordinals: Option<StatefulSetOrdinals>,
+    /// Claims each pod gets, named `<claim>-<set>-<ordinal>`. Storage is not modelled: only
+    /// the claim names reach the pods' `volumes`.
+    pub volume_claim_templates: Vec<PersistentVolumeClaimTemplate>,
+}
+
+/// A PersistentVolumeClaim template of a StatefulSet: its name is what kubesim uses; the
+/// spec is kept as given (PersistentVolumeClaims are not a modelled kind).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PersistentVolumeClaimTemplate {
+    pub metadata: ObjectMeta,
+    pub spec: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,6 +245,7 @@ pub struct StatefulSetStatus {
     pub available_replicas: i32,
     pub current_revision: String,
     pub update_revision: String,
+    pub collision_count: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
