@@ -4,7 +4,8 @@
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
-//! `spec.behaviors`) and the ReplicaSet/ReplicationController controller.
+//! `spec.behaviors`), the ReplicaSet/ReplicationController controller, the Job controller
+//! and the TTL-after-finished controller.
 
 use std::io::Write;
 
@@ -75,5 +76,13 @@ pub fn build_with(
     cluster
         .add_component(Box::new(crate::controllers::ReplicaSetController::new()))
         .expect("the replicaset-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::JobController::new()))
+        .expect("the job-controller is registered once");
+    cluster
+        .add_component(Box::new(
+            crate::controllers::TtlAfterFinishedController::new(),
+        ))
+        .expect("the ttl-after-finished-controller is registered once");
     Ok(cluster)
 }

@@ -222,6 +222,9 @@ impl Store {
             let name = self.generate_name(kind, &namespace, &obj.meta().generate_name)?;
             obj.meta_mut().name = name;
         }
+        // The API server fills the uid before the registry's PrepareForCreate (a Job's
+        // generated selector names it); it is only kept if the create succeeds.
+        obj.meta_mut().uid = format_uid(self.uid_count + 1);
         defaults::apply(&mut obj);
         self.admit(&mut obj)?;
         let key = ObjectKey::of(&obj);
@@ -271,6 +274,7 @@ impl Store {
                 current: cur_meta.resource_version,
             });
         }
+        obj.meta_mut().uid = cur_meta.uid.clone();
         defaults::apply(&mut obj);
         if let (Object::Pod(new), Object::Pod(old)) = (&mut obj, &*current) {
             // Priority is immutable once admitted.

@@ -128,7 +128,8 @@ pub fn validate(obj: &Object) -> Vec<FieldError> {
                     "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
                 );
             }
-            validate_pod_spec(&j.spec.template.spec, "spec.template.spec", &mut e);
+            // The selector is generated at create unless manualSelector is true.
+            validate_selector_and_template(j.spec.selector.as_ref(), &j.spec.template, &mut e);
         }
         Object::Service(s) => {
             for (i, p) in s.spec.ports.iter().enumerate() {

@@ -163,6 +163,56 @@ pub fn pod_key(pod: &Pod) -> ObjectKey {
     )
 }
 
+/// Upstream `PodControllerRefManager.ClaimPods` for an owner with uid `owner_uid`: of
+/// `candidates` (pods of the owner's namespace), returns those it owns whose labels match
+/// `selector`, after adopting matching orphans that are not being deleted (when `can_adopt`,
+/// i.e. the owner is not being deleted) and releasing owned pods that no longer match.
+pub fn claim_pods(
+    ctx: &mut Context<'_>,
+    candidates: Vec<(ObjectKey, Arc<Object>)>,
+    owner_uid: &str,
+    selector: &crate::api::selector::Selector,
+    can_adopt: bool,
+    owner_ref: &OwnerReference,
+) -> Vec<Arc<Object>> {
+    let mut owned = Vec::new();
+    for (pk, obj) in candidates {
+        let Object::Pod(pod) = &*obj else { continue };
+        let matches = selector.matches(&pod.metadata.labels);
+        match pod.metadata.controller_ref() {
+            Some(r) if r.uid == owner_uid => {
+                if matches {
+                    owned.push(obj.clone());
+                } else if pod.metadata.deletion_timestamp.is_none() {
+                    let _ = ctx.patch(&pk, |o| {
+                        let m = o.meta_mut();
+                        let before = m.owner_references.len();
+                        m.owner_references.retain(|r| r.uid != owner_uid);
+                        m.owner_references.len() != before
+                    });
+                }
+            }
+            Some(_) => {}
+            None => {
+                if matches && can_adopt && pod.metadata.deletion_timestamp.is_none() {
+                    let oref = owner_ref.clone();
+                    if let Ok(Some(adopted)) = ctx.patch(&pk, |o| {
+                        let m = o.meta_mut();
+                        if m.controller_ref().is_some() {
+                            return false;
+                        }
+                        m.owner_references.push(oref);
+                        true
+                    }) {
+                        owned.push(adopted);
+                    }
+                }
+            }
+        }
+    }
+    owned
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
