@@ -339,7 +339,7 @@ fn active_pods_less(a: &RankedPod, b: &RankedPod) -> Ordering {
     after_or_zero(a.created, b.created)
 }
 
-fn sort_active<'a>(pods: &mut [&'a Pod]) {
+fn sort_active(pods: &mut [&Pod]) {
     // Stable: pods equal under `Less` keep name order.
     pods.sort_by(|a, b| active_pods_less(&RankedPod::of(a, 0), &RankedPod::of(b, 0)));
 }
