@@ -5,7 +5,7 @@
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
 //! `spec.behaviors`), the ReplicaSet/ReplicationController controller, the Job controller
-//! and the TTL-after-finished controller.
+//! the TTL-after-finished controller and the CronJob controller.
 
 use std::io::Write;
 
@@ -84,5 +84,8 @@ pub fn build_with(
             crate::controllers::TtlAfterFinishedController::new(),
         ))
         .expect("the ttl-after-finished-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::CronJobController::new()))
+        .expect("the cronjob-controller is registered once");
     Ok(cluster)
 }

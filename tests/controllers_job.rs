@@ -643,3 +643,233 @@ fn backoff_constants_are_the_current_upstream_ones() {
     assert_eq!(DEFAULT_POD_FAILURE_BACKOFF, secs(10));
     assert_eq!(MAX_POD_FAILURE_BACKOFF, secs(600));
 }
+
+// ---- CronJob ----
+
+fn cron_scenario(cronjobs: &[(&str, &str)], exit_after: &str) -> String {
+    let mut objects = String::new();
+    for (name, extra) in cronjobs {
+        objects.push_str(&format!(
+            r#"
+    - apiVersion: batch/v1
+      kind: CronJob
+      metadata: {{name: {name}, namespace: default}}
+      spec:
+{extra}
+        jobTemplate:
+          spec:
+            template:
+              metadata: {{labels: {{app: work}}}}
+              spec:
+                restartPolicy: Never
+                containers: [{{name: main, image: "busybox:1.36"}}]
+"#
+        ));
+    }
+    format!(
+        r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata:
+  name: cron
+spec:
+  seed: 1
+  duration: 30m
+  cluster:
+    nodePools:
+      - name: node
+        count: 2
+        template:
+          status:
+            capacity: {{cpu: "8", memory: 32Gi, pods: "110"}}
+  behaviors:
+    - name: work
+      selector: {{matchLabels: {{app: work}}}}
+      exitAfter: {exit_after}
+  objects:{objects}"#
+    )
+}
+
+fn cron_events(buf: &Buf, cronjob: &str, reason: &str) -> Vec<(u64, String)> {
+    events(buf)
+        .iter()
+        .filter(|e| e["object"] == format!("CronJob/default/{cronjob}") && e["reason"] == reason)
+        .map(|e| {
+            (
+                e["t_ms"].as_u64().unwrap(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn job_names(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .store()
+        .list(Kind::Job)
+        .map(|o| o.meta().name.clone())
+        .collect()
+}
+
+/// Every minute, a 20 s Job; two successful Jobs are kept.
+#[test]
+fn a_cronjob_runs_every_minute_and_keeps_its_history_limit() {
+    let yaml = cron_scenario(
+        &[(
+            "tick",
+            "        schedule: \"*/1 * * * *\"\n        successfulJobsHistoryLimit: 2",
+        )],
+        "20s",
+    );
+    let (mut cluster, buf) = build(&yaml);
+    cluster.run_until(at(330)).unwrap();
+    let creates = cron_events(&buf, "tick", "SuccessfulCreate");
+    let want: Vec<(u64, String)> = (1..=5)
+        .map(|m| (m * 60_000 + 100, format!("Created job tick-{m}")))
+        .collect();
+    assert_eq!(creates, want);
+    let deletes = cron_events(&buf, "tick", "SuccessfulDelete");
+    let deleted: Vec<&str> = deletes.iter().map(|d| d.1.as_str()).collect();
+    assert_eq!(
+        deleted,
+        vec![
+            "Deleted job tick-1",
+            "Deleted job tick-2",
+            "Deleted job tick-3"
+        ]
+    );
+    assert_eq!(cron_events(&buf, "tick", "SawCompletedJob").len(), 5);
+    assert_eq!(job_names(&cluster), vec!["tick-4", "tick-5"]);
+    let Object::Job(j5) = &**cluster
+        .store()
+        .get(&ObjectKey::new(Kind::Job, "default", "tick-5"))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        j5.metadata.annotations["batch.kubernetes.io/cronjob-scheduled-timestamp"],
+        "1970-01-01T00:05:00Z"
+    );
+    assert!(condition(j5, "Complete").is_some());
+    let Object::CronJob(cj) = &**cluster
+        .store()
+        .get(&ObjectKey::new(Kind::CronJob, "default", "tick"))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(cj.status.active.is_empty(), "{:?}", cj.status);
+    assert_eq!(cj.status.last_schedule_time.unwrap().0, at(300));
+    assert_eq!(
+        cj.status.last_successful_time, j5.status.completion_time,
+        "the latest completion"
+    );
+}
+
+/// Jobs of 90 s every minute: Forbid skips a start while one runs, Replace deletes it.
+#[test]
+fn concurrency_policies_forbid_and_replace() {
+    let yaml = cron_scenario(
+        &[
+            (
+                "forbid",
+                "        schedule: \"* * * * *\"\n        concurrencyPolicy: Forbid",
+            ),
+            (
+                "replace",
+                "        schedule: \"* * * * *\"\n        concurrencyPolicy: Replace",
+            ),
+        ],
+        "90s",
+    );
+    let (mut cluster, buf) = build(&yaml);
+    cluster.run_until(at(310)).unwrap();
+    // Forbid skips starts while a Job runs; without startingDeadlineSeconds the latest
+    // skipped start then runs as soon as the running Job finishes (upstream behaviour).
+    let forbid = cron_events(&buf, "forbid", "SuccessfulCreate");
+    let names: Vec<&str> = forbid.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "Created job forbid-1",
+            "Created job forbid-2",
+            "Created job forbid-4"
+        ]
+    );
+    assert_eq!(forbid[0].0, 60_100);
+    assert!((150_000..180_000).contains(&forbid[1].0), "{forbid:?}");
+    assert!((240_100..300_000).contains(&forbid[2].0), "{forbid:?}");
+    let skipped: Vec<u64> = cron_events(&buf, "forbid", "JobAlreadyActive")
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(skipped, vec![120_100, 180_100, 240_100, 300_100]);
+    let replace: Vec<u64> = cron_events(&buf, "replace", "SuccessfulCreate")
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(replace, vec![60_100, 120_100, 180_100, 240_100, 300_100]);
+    let replaced = cron_events(&buf, "replace", "SuccessfulDelete");
+    assert_eq!(replaced.len(), 4, "{replaced:?}");
+    assert_eq!(replaced[0], (120_100, "Deleted job replace-1".to_string()));
+    // Only the newest replace Job is left; its predecessors went with their pods.
+    let names = job_names(&cluster);
+    assert!(names.contains(&"replace-5".to_string()), "{names:?}");
+    assert!(!names.contains(&"replace-4".to_string()), "{names:?}");
+}
+
+/// A suspended CronJob resumed at 200 s: with startingDeadlineSeconds 10 the missed 180 s
+/// start is too old and the next Job comes at 240 s; without a deadline the most recent
+/// missed start (180 s) runs at once.
+#[test]
+fn starting_deadline_and_suspend() {
+    let yaml = cron_scenario(
+        &[
+            (
+                "strict",
+                "        schedule: \"* * * * *\"\n        suspend: true\n        startingDeadlineSeconds: 10",
+            ),
+            (
+                "lax",
+                "        schedule: \"* * * * *\"\n        suspend: true",
+            ),
+        ],
+        "5s",
+    );
+    let (mut cluster, buf) = build(&yaml);
+    cluster.run_until(at(200)).unwrap();
+    assert!(job_names(&cluster).is_empty());
+    for name in ["strict", "lax"] {
+        let key = ObjectKey::new(Kind::CronJob, "default", name);
+        let mut obj = (**cluster.store().get(&key).unwrap()).clone();
+        let Object::CronJob(cj) = &mut obj else {
+            unreachable!()
+        };
+        cj.spec.suspend = Some(false);
+        cluster.update(obj).unwrap();
+    }
+    cluster.run_until(at(250)).unwrap();
+    let strict = cron_events(&buf, "strict", "SuccessfulCreate");
+    assert_eq!(strict, vec![(240_100, "Created job strict-4".to_string())]);
+    let lax = cron_events(&buf, "lax", "SuccessfulCreate");
+    assert_eq!(
+        lax,
+        vec![
+            (200_010, "Created job lax-3".to_string()),
+            (240_100, "Created job lax-4".to_string())
+        ]
+    );
+}
+
+#[test]
+fn an_unparseable_schedule_is_a_validation_error() {
+    let yaml = cron_scenario(&[("bad", "        schedule: \"61 * * * *\"")], "5s");
+    let err = kubesim::scenario::load_str("cron.yaml", &yaml, Path::new("."), &|_| {
+        Err(std::io::Error::other("no includes"))
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("spec.schedule"), "{err}");
+    assert!(err.contains("above maximum"), "{err}");
+}

@@ -135,6 +135,14 @@ pub fn apply(obj: &mut Object) {
             }
             default_pod_spec(&mut j.spec.template.spec);
         }
+        Object::CronJob(cj) => {
+            // `SetDefaults_CronJob`; concurrencyPolicy defaults to Allow by its type.
+            let s = &mut cj.spec;
+            s.suspend.get_or_insert(false);
+            s.successful_jobs_history_limit.get_or_insert(3);
+            s.failed_jobs_history_limit.get_or_insert(1);
+            default_pod_spec(&mut s.job_template.spec.template.spec);
+        }
         Object::Namespace(_)
         | Object::Service(_)
         | Object::EndpointSlice(_)
