@@ -873,3 +873,61 @@ fn an_unparseable_schedule_is_a_validation_error() {
     assert!(err.contains("spec.schedule"), "{err}");
     assert!(err.contains("above maximum"), "{err}");
 }
+
+/// A Job created suspended runs no pod and gets Suspended=True; resumed, it starts its pods,
+/// Suspended turns False and startTime is the resume time.
+#[test]
+fn a_suspended_job_waits_until_resumed() {
+    let yaml = scenario(
+        "5m",
+        6,
+        "      exitAfter: 10s",
+        "        completions: 2\n        parallelism: 2\n        suspend: true",
+    );
+    let (mut cluster, buf) = build(&yaml);
+    cluster.run_until(at(60)).unwrap();
+    assert!(pod_runs(&cluster).is_empty());
+    let job = job_of(&cluster);
+    let s = condition(&job, "Suspended").expect("Suspended=True");
+    assert_eq!(s.reason, "JobSuspended");
+    assert!(job.status.start_time.is_none());
+    let mut obj = (**cluster
+        .store()
+        .get(&ObjectKey::new(Kind::Job, "default", "work"))
+        .unwrap())
+    .clone();
+    let Object::Job(j) = &mut obj else {
+        unreachable!()
+    };
+    j.spec.suspend = false;
+    cluster.update(obj).unwrap();
+    cluster.run_until(at(120)).unwrap();
+    let job = job_of(&cluster);
+    assert!(condition(&job, "Complete").is_some(), "{:?}", job.status);
+    assert_eq!(pod_runs(&cluster).len(), 2);
+    let resumed = job
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Suspended")
+        .unwrap();
+    assert_eq!(resumed.status, ConditionStatus::False);
+    assert_eq!(resumed.reason, "JobResumed");
+    assert_eq!(job.status.start_time, resumed.last_transition_time);
+    let reasons: Vec<String> = events(&buf)
+        .iter()
+        .filter(|e| e["object"] == "Job/default/work" && e["type"] == "Normal")
+        .map(|e| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reasons,
+        // As upstream: manageJob creates the pods, then the sync records the resume.
+        vec![
+            "Suspended",
+            "SuccessfulCreate",
+            "SuccessfulCreate",
+            "Resumed",
+            "Completed"
+        ]
+    );
+}

@@ -1282,6 +1282,51 @@ mod tests {
         assert_eq!(first_pending_indexes(&s, 5, 9), vec![3, 5, 8]);
     }
 
+    fn pod(name: &str, index: Option<&str>, node: &str) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = name.into();
+        if let Some(i) = index {
+            p.metadata
+                .annotations
+                .insert(COMPLETION_INDEX.into(), i.into());
+        }
+        p.spec.node_name = node.into();
+        p
+    }
+
+    #[test]
+    fn surplus_indexed_pods_go_first_then_active_pods_order() {
+        let pods = [
+            pod("a", Some("0"), "n1"),
+            pod("b", Some("0"), ""),
+            pod("c", Some("7"), "n1"),
+            pod("d", None, "n1"),
+            pod("e", Some("1"), "n1"),
+            pod("f", Some("2"), ""),
+        ];
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let names = |v: Vec<&Pod>| {
+            v.iter()
+                .map(|p| p.metadata.name.clone())
+                .collect::<Vec<_>>()
+        };
+        // Out of range (7) and without index (d), then the unscheduled duplicate of 0.
+        assert_eq!(
+            names(active_pods_for_removal(true, 5, &refs, 0)),
+            ["c", "d", "b"]
+        );
+        // One more: the unscheduled pod of index 2 before the scheduled ones.
+        assert_eq!(
+            names(active_pods_for_removal(true, 5, &refs, 4)),
+            ["c", "d", "b", "f"]
+        );
+        // NonIndexed: only ActivePods order (unscheduled first, then name order).
+        assert_eq!(
+            names(active_pods_for_removal(false, 0, &refs, 2)),
+            ["b", "f"]
+        );
+    }
+
     #[test]
     fn indexed_generate_names_are_cut_to_fit() {
         assert_eq!(generate_name_with_index("pi", 3), "pi-3-");
