@@ -4,8 +4,8 @@
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
-//! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet and
-//! StatefulSet controllers, and, when the kubelet
+//! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet,
+//! StatefulSet, Job, TTL-after-finished and CronJob controllers, and, when the kubelet
 //! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
 //! collector (with `spec.controllers`). Without kubelets no node renews its Lease, so the
 //! node lifecycle controller would mark every node unreachable after the grace period.
@@ -95,6 +95,17 @@ pub fn build_with(
     cluster
         .add_component(Box::new(crate::controllers::StatefulSetController::new()))
         .expect("the statefulset-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::JobController::new()))
+        .expect("the job-controller is registered once");
+    cluster
+        .add_component(Box::new(
+            crate::controllers::TtlAfterFinishedController::new(),
+        ))
+        .expect("the ttl-after-finished-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::CronJobController::new()))
+        .expect("the cronjob-controller is registered once");
     if components.kubelet {
         let cfg = scenario.controllers.clone();
         cluster

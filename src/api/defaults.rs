@@ -14,6 +14,39 @@ pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
 /// Seconds a pod gets to stop after SIGTERM unless it says otherwise.
 pub const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS: i64 = 30;
 
+/// The label (and selector key) with the owning Job's uid (`batch.kubernetes.io/controller-uid`).
+pub const JOB_CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+/// The label with the owning Job's name.
+pub const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
+/// The legacy forms of the two labels above, still set by upstream.
+pub const LEGACY_JOB_CONTROLLER_UID_LABEL: &str = "controller-uid";
+pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
+
+/// The Job registry's `generateSelector` (`pkg/registry/batch/job/strategy.go`, run at create
+/// unless `manualSelector` is true): the template gets the job-name and controller-uid labels
+/// (both forms, unless already set) and the selector `batch.kubernetes.io/controller-uid:
+/// <uid>`. The store sets `metadata.uid` before defaulting, as the API server fills system
+/// fields before `PrepareForCreate`; the scenario loader's check runs with an empty uid.
+pub fn generate_job_selector(job: &mut crate::api::objects::workloads::Job) {
+    let name = job.metadata.name.clone();
+    let uid = job.metadata.uid.clone();
+    let labels = &mut job.spec.template.metadata.labels;
+    for key in [LEGACY_JOB_NAME_LABEL, JOB_NAME_LABEL] {
+        labels
+            .entry(key.to_string())
+            .or_insert_with(|| name.clone());
+    }
+    for key in [LEGACY_JOB_CONTROLLER_UID_LABEL, JOB_CONTROLLER_UID_LABEL] {
+        labels.entry(key.to_string()).or_insert_with(|| uid.clone());
+    }
+    job.spec
+        .selector
+        .get_or_insert_with(Default::default)
+        .match_labels
+        .entry(JOB_CONTROLLER_UID_LABEL.to_string())
+        .or_insert(uid);
+}
+
 /// Applies upstream defaults in place.
 pub fn apply(obj: &mut Object) {
     match obj {
@@ -90,8 +123,25 @@ pub fn apply(obj: &mut Object) {
                 s.completions = Some(1);
             }
             s.parallelism.get_or_insert(1);
-            s.backoff_limit.get_or_insert(6);
-            default_pod_spec(&mut s.template.spec);
+            // Upstream: MaxInt32 when backoffLimitPerIndex is set, else 6.
+            s.backoff_limit
+                .get_or_insert(if s.backoff_limit_per_index.is_some() {
+                    i32::MAX
+                } else {
+                    6
+                });
+            if s.manual_selector != Some(true) {
+                generate_job_selector(j);
+            }
+            default_pod_spec(&mut j.spec.template.spec);
+        }
+        Object::CronJob(cj) => {
+            // `SetDefaults_CronJob`; concurrencyPolicy defaults to Allow by its type.
+            let s = &mut cj.spec;
+            s.suspend.get_or_insert(false);
+            s.successful_jobs_history_limit.get_or_insert(3);
+            s.failed_jobs_history_limit.get_or_insert(1);
+            default_pod_spec(&mut s.job_template.spec.template.spec);
         }
         Object::Namespace(_)
         | Object::Service(_)

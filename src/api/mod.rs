@@ -7,6 +7,7 @@
 //! - [`watch`] describes changes and filters; delivering them (with latency) is the runtime's
 //!   job, since it needs the event queue.
 
+pub mod cron;
 pub mod defaults;
 pub mod error;
 pub mod meta;

@@ -248,6 +248,9 @@ impl Store {
             let name = self.generate_name(kind, &namespace, &obj.meta().generate_name)?;
             obj.meta_mut().name = name;
         }
+        // The API server fills the uid before the registry's PrepareForCreate (a Job's
+        // generated selector names it); it is only kept if the create succeeds.
+        obj.meta_mut().uid = format_uid(self.uid_count + 1);
         defaults::apply(&mut obj);
         self.default_toleration_seconds(&mut obj);
         self.admit(&mut obj)?;
@@ -298,6 +301,7 @@ impl Store {
                 current: cur_meta.resource_version,
             });
         }
+        obj.meta_mut().uid = cur_meta.uid.clone();
         defaults::apply(&mut obj);
         if let (Object::Pod(new), Object::Pod(old)) = (&mut obj, &*current) {
             // Priority is immutable once admitted.

@@ -128,7 +128,44 @@ pub fn validate(obj: &Object) -> Vec<FieldError> {
                     "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
                 );
             }
-            validate_pod_spec(&j.spec.template.spec, "spec.template.spec", &mut e);
+            // The selector is generated at create unless manualSelector is true.
+            validate_selector_and_template(j.spec.selector.as_ref(), &j.spec.template, &mut e);
+        }
+        Object::CronJob(cj) => {
+            if let Err(msg) = crate::api::cron::Schedule::parse(&cj.spec.schedule) {
+                e.push(
+                    "spec.schedule",
+                    format!("Invalid value: {:?}: {msg}", cj.spec.schedule),
+                );
+            }
+            if let Some(tz) = &cj.spec.time_zone
+                && !matches!(tz.as_str(), "UTC" | "Etc/UTC")
+            {
+                e.push(
+                    "spec.timeZone",
+                    format!("Invalid value: {tz:?}: kubesim models only UTC"),
+                );
+            }
+            e.non_negative(
+                "spec.startingDeadlineSeconds",
+                cj.spec.starting_deadline_seconds,
+            );
+            e.non_negative(
+                "spec.successfulJobsHistoryLimit",
+                cj.spec.successful_jobs_history_limit.map(i64::from),
+            );
+            e.non_negative(
+                "spec.failedJobsHistoryLimit",
+                cj.spec.failed_jobs_history_limit.map(i64::from),
+            );
+            let t = &cj.spec.job_template.spec.template;
+            if t.spec.restart_policy == crate::api::objects::pod::RestartPolicy::Always {
+                e.push(
+                    "spec.jobTemplate.spec.template.spec.restartPolicy",
+                    "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"",
+                );
+            }
+            validate_pod_spec(&t.spec, "spec.jobTemplate.spec.template.spec", &mut e);
         }
         Object::Service(s) => {
             for (i, p) in s.spec.ports.iter().enumerate() {

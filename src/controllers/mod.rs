@@ -13,14 +13,19 @@
 //! - [`daemonset`]: the DaemonSet controller (`pkg/controller/daemon/`).
 //! - [`statefulset`]: the StatefulSet controller (`pkg/controller/statefulset/`).
 //! - [`history`]: revision hashes of pod templates (`pkg/controller/history/`).
+//! - [`job`]: the Job controller (`pkg/controller/job/job_controller.go`), with
+//!   [`ttl_after_finished`] deleting finished Jobs after `ttlSecondsAfterFinished`.
+//! - [`cronjob`]: the CronJob controller (`pkg/controller/cronjob/cronjob_controllerv2.go`).
 //! - [`workqueue`]: the deduplicating, delaying, rate-limited work queue every controller
 //!   drives its syncs with.
 //! - [`pods`]: pod helpers shared by the workload controllers (active, ready, available,
 //!   controller references, creation from a template in slow-start batches).
 
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod history;
+pub mod job;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod pods;
@@ -28,15 +33,19 @@ pub mod rank;
 pub mod replicaset;
 pub mod statefulset;
 pub mod taint_eviction;
+pub mod ttl_after_finished;
 pub mod workqueue;
 
+pub use cronjob::CronJobController;
 pub use daemonset::DaemonSetController;
 pub use deployment::DeploymentController;
+pub use job::JobController;
 pub use nodelifecycle::NodeLifecycleController;
 pub use podgc::PodGcController;
 pub use replicaset::ReplicaSetController;
 pub use statefulset::StatefulSetController;
 pub use taint_eviction::TaintEvictionController;
+pub use ttl_after_finished::TtlAfterFinishedController;
 
 use crate::sim::SimDuration;
 

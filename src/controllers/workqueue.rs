@@ -39,6 +39,8 @@ pub struct WorkQueue<K> {
     due: BTreeMap<K, (SimTime, u64)>,
     next_token: u64,
     failures: BTreeMap<K, u32>,
+    /// Per-key retry back-off: base and cap (default [`RETRY_BASE`], [`RETRY_MAX`]).
+    retry: (SimDuration, SimDuration),
 }
 
 impl<K> Default for WorkQueue<K> {
@@ -51,6 +53,7 @@ impl<K> Default for WorkQueue<K> {
             due: BTreeMap::new(),
             next_token: TOKEN_WORK,
             failures: BTreeMap::new(),
+            retry: (RETRY_BASE, RETRY_MAX),
         }
     }
 }
@@ -58,6 +61,15 @@ impl<K> Default for WorkQueue<K> {
 impl<K: Ord + Clone> WorkQueue<K> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A queue whose failed keys come back after `base · 2^failures`, capped at `max`
+    /// (e.g. the Job controller's `DefaultJobApiBackOff` 1 s and `MaxJobApiBackOff` 1 min).
+    pub fn with_retry(base: SimDuration, max: SimDuration) -> Self {
+        WorkQueue {
+            retry: (base, max),
+            ..Self::default()
+        }
     }
 
     /// Queues `key` now (no-op if it is already waiting).
@@ -98,7 +110,7 @@ impl<K: Ord + Clone> WorkQueue<K> {
     /// more failure (upstream `AddRateLimited`).
     pub fn add_rate_limited(&mut self, key: K, ctx: &mut Context<'_>) {
         let n = self.failures.entry(key.clone()).or_insert(0);
-        let delay = backoff(*n);
+        let delay = backoff_with(*n, self.retry.0, self.retry.1);
         *n = n.saturating_add(1);
         self.add_after(key, delay, ctx);
     }
@@ -139,10 +151,15 @@ impl<K: Ord + Clone> WorkQueue<K> {
 
 /// Upstream `ItemExponentialFailureRateLimiter.When`: `base · 2^failures`, capped.
 pub fn backoff(failures: u32) -> SimDuration {
-    let nanos = RETRY_BASE
+    backoff_with(failures, RETRY_BASE, RETRY_MAX)
+}
+
+/// `base · 2^failures`, capped at `max`.
+pub fn backoff_with(failures: u32, base: SimDuration, max: SimDuration) -> SimDuration {
+    let nanos = base
         .as_nanos()
         .saturating_mul(1u64.checked_shl(failures.min(63)).unwrap_or(u64::MAX));
-    SimDuration::from_nanos(nanos.min(RETRY_MAX.as_nanos()))
+    SimDuration::from_nanos(nanos.min(max.as_nanos()))
 }
 
 #[cfg(test)]

@@ -41,6 +41,11 @@ pub struct Behavior {
     /// Exit code of an `exitAfter` exit. Default 0 (work done).
     #[serde(default)]
     pub exit_code: i32,
+    /// Probability (0 to 1) that a run's `exitAfter` exit is a failure, with
+    /// `crashExitCode` instead of `exitCode`: one draw per container start from the pod's
+    /// stream, made only when the ratio is above 0 (so other draws do not shift). Default 0.
+    #[serde(default)]
+    pub failure_ratio: f64,
     /// Time from start to a crash (e.g. `{exponential: {mean: 1h}}` for a crash rate),
     /// with `crashExitCode`.
     #[serde(default)]
@@ -158,6 +163,14 @@ fn standard_normal(rng: &mut RngStream) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
     let u2: f64 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+impl Behavior {
+    /// Whether this container run fails (see `failure_ratio`); draws only when the ratio is
+    /// above 0.
+    pub fn draw_failure(&self, rng: &mut RngStream) -> bool {
+        self.failure_ratio > 0.0 && rng.random::<f64>() < self.failure_ratio
+    }
 }
 
 impl Distribution {
@@ -400,6 +413,27 @@ mod tests {
             growth_per_second: Quantity::parse("1").unwrap(),
         };
         assert!(m.oom_after(i64::MAX).is_some());
+    }
+
+    #[test]
+    fn failure_ratio_draws_only_when_set_and_fails_about_that_often() {
+        let f = RngFactory::new(11);
+        let (mut a, mut b) = (f.stream("p"), f.stream("p"));
+        let never = Behavior::default();
+        assert!(!(0..100).any(|_| never.draw_failure(&mut a)));
+        // No draw was made: `a` is still in step with the untouched `b`.
+        assert_eq!(a.random::<u64>(), b.random::<u64>());
+        let fifth = Behavior {
+            failure_ratio: 0.2,
+            ..Behavior::default()
+        };
+        let n = (0..10_000).filter(|_| fifth.draw_failure(&mut a)).count();
+        assert!((1_800..2_200).contains(&n), "{n}");
+        let always = Behavior {
+            failure_ratio: 1.0,
+            ..Behavior::default()
+        };
+        assert!((0..100).all(|_| always.draw_failure(&mut a)));
     }
 
     #[test]

@@ -1040,6 +1040,7 @@ impl KubeletFleet {
         let exit_after = draw(&b.exit_after);
         let crash_after = draw(&b.crash_after);
         let liveness_after = draw(&b.liveness_failure_after);
+        let failed_run = b.draw_failure(&mut p.rng);
         let c = &mut p.ctrs[i];
         c.epoch += 1;
         c.ready_epoch += 1;
@@ -1063,15 +1064,19 @@ impl KubeletFleet {
         // The earliest of the container's own exits.
         let mut exit: Option<(SimDuration, i32, &'static str)> = None;
         for (after, code, reason) in [
-            (
-                exit_after,
-                b.exit_code,
-                if b.exit_code == 0 {
-                    "Completed"
-                } else {
-                    "Error"
-                },
-            ),
+            if failed_run {
+                (exit_after, b.crash_exit_code, "Error")
+            } else {
+                (
+                    exit_after,
+                    b.exit_code,
+                    if b.exit_code == 0 {
+                        "Completed"
+                    } else {
+                        "Error"
+                    },
+                )
+            },
             (crash_after, b.crash_exit_code, "Error"),
             (oom_after, 137, "OOMKilled"),
         ] {

@@ -325,6 +325,16 @@ impl Loader<'_, '_> {
                     format!("Duplicate value: {:?}", b.name),
                 );
             }
+            if !(0.0..=1.0).contains(&b.failure_ratio) {
+                d.report(
+                    self.sink,
+                    &path_key(&path, "failureRatio"),
+                    format!(
+                        "Invalid value: {}: must be between 0 and 1, inclusive",
+                        b.failure_ratio
+                    ),
+                );
+            }
             if let Some(sel) = &b.selector
                 && let Err(e) = sel.to_selector()
             {

@@ -24,7 +24,9 @@ pub use networking::{EndpointSlice, Service};
 pub use node::Node;
 pub use pod::{Pod, PodPhase, PodSpec, PodTemplateSpec};
 pub use policy::{Namespace, PodDisruptionBudget, PriorityClass};
-pub use workloads::{DaemonSet, Deployment, Job, ReplicaSet, ReplicationController, StatefulSet};
+pub use workloads::{
+    CronJob, DaemonSet, Deployment, Job, ReplicaSet, ReplicationController, StatefulSet,
+};
 
 macro_rules! kinds {
     ($( $kind:ident => $api_version:literal, namespaced: $ns:literal, generation: |$a:ident, $b:ident| $spec_eq:expr; )*) => {
@@ -110,6 +112,7 @@ kinds! {
     DaemonSet => "apps/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
     StatefulSet => "apps/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
     Job => "batch/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
+    CronJob => "batch/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
     EndpointSlice => "discovery.k8s.io/v1", namespaced: true, generation: |a, b| a.endpoints == b.endpoints && a.ports == b.ports && a.address_type == b.address_type;
     PodDisruptionBudget => "policy/v1", namespaced: true, generation: |a, b| a.spec == b.spec;
     Lease => "coordination.k8s.io/v1", namespaced: true, generation: |a, b| a.spec == b.spec;

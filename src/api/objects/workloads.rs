@@ -1,4 +1,5 @@
-//! Workload kinds: ReplicaSet, ReplicationController, Deployment, DaemonSet, StatefulSet, Job.
+//! Workload kinds: ReplicaSet, ReplicationController, Deployment, DaemonSet, StatefulSet, Job,
+//! CronJob.
 //!
 //! Shapes follow `k8s.io/api/apps/v1/types.go` and `k8s.io/api/batch/v1/types.go`. Defaults
 //! that upstream applies at admission (`pkg/apis/apps/v1/defaults.go`,
@@ -296,4 +297,64 @@ pub struct JobStatus {
     pub completion_time: Option<Time>,
     pub completed_indexes: String,
     pub failed_indexes: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CronJob {
+    pub metadata: ObjectMeta,
+    pub spec: CronJobSpec,
+    pub status: CronJobStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CronJobSpec {
+    /// Standard 5-field cron, or a descriptor such as `@hourly`.
+    pub schedule: String,
+    /// Only UTC is modelled (kubesim's clock has no time zones).
+    pub time_zone: Option<String>,
+    pub starting_deadline_seconds: Option<i64>,
+    pub concurrency_policy: ConcurrencyPolicy,
+    pub suspend: Option<bool>,
+    /// Boxed: it holds a whole Job spec, and `Object` stays as small as its other kinds.
+    pub job_template: Box<JobTemplateSpec>,
+    /// Defaults to 3.
+    pub successful_jobs_history_limit: Option<i32>,
+    /// Defaults to 1.
+    pub failed_jobs_history_limit: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConcurrencyPolicy {
+    #[default]
+    Allow,
+    Forbid,
+    Replace,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct JobTemplateSpec {
+    pub metadata: ObjectMeta,
+    pub spec: JobSpec,
+}
+
+/// A reference to an object (`corev1.ObjectReference`, the fields kubesim uses).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectReference {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub api_version: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CronJobStatus {
+    pub active: Vec<ObjectReference>,
+    pub last_schedule_time: Option<Time>,
+    pub last_successful_time: Option<Time>,
 }
