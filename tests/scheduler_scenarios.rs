@@ -309,3 +309,76 @@ fn memoized_spread_counts_match_a_plain_recount() {
         }
     }
 }
+
+/// Zone and host skew of the bound pods of a Deployment's scenario, read from the store
+/// after the run: (max − min pods per zone, max − min pods per node), over every node.
+fn deployment_skews(disable_spread: bool) -> (usize, usize, usize) {
+    let scheduler = if disable_spread {
+        "  scheduler:\n    apiVersion: kubescheduler.config.k8s.io/v1\n    profiles:\n      - plugins:\n          score: {disabled: [{name: PodTopologySpread}]}\n"
+    } else {
+        ""
+    };
+    // Five nodes in zone a, two each in b and c: spreading by resources alone puts more
+    // than half of the replicas in zone a.
+    let text = format!(
+        "{HEADER}  cluster:\n    nodePools:\n      - {{name: a, count: 5, zones: [a], template: {{status: {{capacity: {{cpu: \"16\", memory: 64Gi, pods: \"110\"}}}}}}}}\n      - {{name: bc, count: 4, zones: [b, c], template: {{status: {{capacity: {{cpu: \"16\", memory: 64Gi, pods: \"110\"}}}}}}}}\n{scheduler}  objects:\n    - {{apiVersion: apps/v1, kind: Deployment, metadata: {{name: web}}, spec: {{replicas: 36, selector: {{matchLabels: {{app: web}}}}, template: {{metadata: {{labels: {{app: web}}}}, spec: {{containers: [{{name: c, image: web:1, resources: {{requests: {{cpu: 100m, memory: 128Mi}}}}}}]}}}}}}}}\n"
+    );
+    let sc = kubesim::scenario::load_str("spread.yaml", &text, std::path::Path::new("."), &|p| {
+        std::fs::read_to_string(p)
+    })
+    .expect("scenario loads");
+    let mut cluster =
+        kubesim::setup::build(&sc, Box::new(std::io::sink()), Box::new(std::io::sink()))
+            .expect("builds");
+    cluster.run().expect("within limits");
+    use kubesim::api::objects::{Kind, Object};
+    let mut zone_of = std::collections::BTreeMap::new();
+    for o in cluster.store().list(Kind::Node) {
+        let zone = o
+            .meta()
+            .labels
+            .get("topology.kubernetes.io/zone")
+            .cloned()
+            .unwrap_or_default();
+        zone_of.insert(o.meta().name.clone(), zone);
+    }
+    let mut per_node: std::collections::BTreeMap<String, usize> =
+        zone_of.keys().map(|n| (n.clone(), 0)).collect();
+    let mut per_zone: std::collections::BTreeMap<String, usize> =
+        zone_of.values().map(|z| (z.clone(), 0)).collect();
+    let mut bound = 0;
+    for o in cluster.store().list(Kind::Pod) {
+        if let Object::Pod(p) = &**o
+            && !p.spec.node_name.is_empty()
+        {
+            bound += 1;
+            *per_node.get_mut(&p.spec.node_name).expect("a known node") += 1;
+            *per_zone
+                .get_mut(&zone_of[&p.spec.node_name])
+                .expect("a known zone") += 1;
+        }
+    }
+    let skew = |m: &std::collections::BTreeMap<String, usize>| {
+        m.values().max().unwrap() - m.values().min().unwrap()
+    };
+    (bound, skew(&per_zone), skew(&per_node))
+}
+
+/// The system default constraints (`pkg/scheduler/apis/config/v1/default_plugins.go`,
+/// PodTopologySpreadArgs `defaultingType: System`): hostname maxSkew 3 and zone maxSkew 5,
+/// both ScheduleAnyway. A 36-replica Deployment on 5 + 2 + 2 nodes stays within them;
+/// without PodTopologySpread's scoring, resource spreading alone leaves zone a with more
+/// than its share (the control that shows the test can fail).
+#[test]
+fn system_default_spreading_keeps_a_three_zone_deployment_within_its_skew() {
+    let (bound, zone_skew, node_skew) = deployment_skews(false);
+    assert_eq!(bound, 36);
+    assert!(zone_skew <= 5, "zone skew {zone_skew} > 5");
+    assert!(node_skew <= 3, "node skew {node_skew} > 3");
+    let (bound, zone_skew, _) = deployment_skews(true);
+    assert_eq!(bound, 36);
+    assert!(
+        zone_skew > 5,
+        "without spreading the zone skew is {zone_skew}"
+    );
+}
