@@ -105,6 +105,7 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
         Box::new(std::io::sink()),
         kubesim::setup::Components {
             kubelet: false,
+            controllers: false,
             ..Default::default()
         },
     )

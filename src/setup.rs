@@ -26,6 +26,9 @@ pub struct Components {
     /// Run the scheduler without its memoized count tables (plain re-computation each
     /// cycle; same results, slower): see [`crate::scheduler::memo`].
     pub scheduler_plain_counts: bool,
+    /// kube-controller-manager's controllers. Off for scheduler-only measurements
+    /// (upstream's scheduler_perf runs the scheduler against an API server alone).
+    pub controllers: bool,
 }
 
 impl Default for Components {
@@ -33,6 +36,7 @@ impl Default for Components {
         Components {
             kubelet: true,
             scheduler_plain_counts: false,
+            controllers: true,
         }
     }
 }
@@ -83,44 +87,29 @@ pub fn build_with(
         crate::kubelet::register(&mut cluster, scenario.behaviors.clone())
             .expect("the kubelet fleet is the only component named kubelet");
     }
-    cluster
-        .add_component(Box::new(crate::controllers::ReplicaSetController::new()))
-        .expect("the replicaset-controller is registered once");
-    cluster
-        .add_component(Box::new(crate::controllers::DeploymentController::new()))
-        .expect("the deployment-controller is registered once");
-    cluster
-        .add_component(Box::new(crate::controllers::DaemonSetController::new()))
-        .expect("the daemonset-controller is registered once");
-    cluster
-        .add_component(Box::new(crate::controllers::StatefulSetController::new()))
-        .expect("the statefulset-controller is registered once");
-    cluster
-        .add_component(Box::new(crate::controllers::JobController::new()))
-        .expect("the job-controller is registered once");
-    cluster
-        .add_component(Box::new(
-            crate::controllers::TtlAfterFinishedController::new(),
-        ))
-        .expect("the ttl-after-finished-controller is registered once");
-    cluster
-        .add_component(Box::new(crate::controllers::CronJobController::new()))
-        .expect("the cronjob-controller is registered once");
-    if components.kubelet {
-        let cfg = scenario.controllers.clone();
-        cluster
-            .add_component(Box::new(crate::controllers::NodeLifecycleController::new(
-                cfg.clone(),
-            )))
-            .expect("the node-lifecycle-controller is registered once");
-        cluster
-            .add_component(Box::new(crate::controllers::TaintEvictionController::new()))
-            .expect("the taint-eviction-controller is registered once");
-        cluster
-            .add_component(Box::new(crate::controllers::PodGcController::new(
-                cfg.terminated_pod_gc_threshold,
-            )))
-            .expect("the pod-garbage-collector is registered once");
+    if components.controllers {
+        use crate::controllers::*;
+        let mut list: Vec<Box<dyn crate::runtime::Component>> = vec![
+            Box::new(ReplicaSetController::new()),
+            Box::new(DeploymentController::new()),
+            Box::new(DaemonSetController::new()),
+            Box::new(StatefulSetController::new()),
+            Box::new(JobController::new()),
+            Box::new(TtlAfterFinishedController::new()),
+            Box::new(CronJobController::new()),
+        ];
+        if components.kubelet {
+            let cfg = scenario.controllers.clone();
+            let gc_threshold = cfg.terminated_pod_gc_threshold;
+            list.push(Box::new(NodeLifecycleController::new(cfg)));
+            list.push(Box::new(TaintEvictionController::new()));
+            list.push(Box::new(PodGcController::new(gc_threshold)));
+        }
+        for c in list {
+            cluster
+                .add_component(c)
+                .expect("controller names are unique");
+        }
     }
     Ok(cluster)
 }

@@ -1,7 +1,8 @@
 //! The scheduler's memoized count tables (PodTopologySpread's per-domain counts and
 //! InterPodAffinity's term counts, kept current pod by pod) against plain re-computation:
 //! on random clusters and workloads, with pods deleted and added mid-run, a scheduler with
-//! the memo and one that rescans every pod each cycle write byte-identical outputs.
+//! the memo and its node cache ([`kubesim::scheduler::node_cache`]) and one that recomputes
+//! everything each cycle write byte-identical outputs.
 
 mod common;
 
@@ -25,6 +26,12 @@ struct PodSpec {
     /// (key, maxSkew, DoNotSchedule)
     spread: Option<(usize, i32, bool)>,
     cpu: u32,
+    /// Tolerates the `big` pool's PreferNoSchedule taint; prefers (weight) or requires the
+    /// `big` pool; runs the image the `big` nodes have.
+    tolerate: bool,
+    prefer_big: Option<i32>,
+    require_big: bool,
+    big_image: bool,
 }
 
 fn pod_spec() -> impl Strategy<Value = PodSpec> {
@@ -34,13 +41,49 @@ fn pod_spec() -> impl Strategy<Value = PodSpec> {
         prop::collection::vec((0..4usize, 0..APPS.len(), 0..2usize, any::<bool>()), 0..3),
         prop::option::of((0..2usize, 1..3i32, any::<bool>())),
         1..8u32,
+        (
+            any::<bool>(),
+            prop::option::of(1..100i32),
+            prop::bool::weighted(0.2),
+            any::<bool>(),
+        ),
     )
-        .prop_map(|(app, namespace, terms, spread, cpu)| PodSpec {
-            app,
-            namespace,
-            terms,
-            spread,
-            cpu,
+        .prop_map(
+            |(
+                app,
+                namespace,
+                terms,
+                spread,
+                cpu,
+                (tolerate, prefer_big, require_big, big_image),
+            )| {
+                PodSpec {
+                    app,
+                    namespace,
+                    terms,
+                    spread,
+                    cpu,
+                    tolerate,
+                    prefer_big,
+                    require_big,
+                    big_image,
+                }
+            },
+        )
+}
+
+/// Pods drawn from a few templates, so consecutive pods are often identical (the case the
+/// scheduler's node cache serves).
+fn pods_from_templates(n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<PodSpec>> {
+    (
+        prop::collection::vec(pod_spec(), 1..4),
+        prop::collection::vec(0..4usize, n),
+    )
+        .prop_map(|(templates, picks)| {
+            picks
+                .into_iter()
+                .map(|i| templates[i % templates.len()].clone())
+                .collect()
         })
 }
 
@@ -77,11 +120,27 @@ fn pod_yaml(name: &str, p: &PodSpec) -> String {
             kinds[pref].join(", ")
         ));
     }
+    let mut node_terms = Vec::new();
+    if let Some(w) = p.prefer_big {
+        node_terms.push(format!("preferredDuringSchedulingIgnoredDuringExecution: [{{weight: {w}, preference: {{matchExpressions: [{{key: pool, operator: In, values: [big]}}]}}}}]"));
+    }
+    if p.require_big {
+        node_terms.push("requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [big]}]}]}".to_string());
+    }
+    if !node_terms.is_empty() {
+        affinity.push_str(&format!("nodeAffinity: {{{}}}, ", node_terms.join(", ")));
+    }
     let affinity = if affinity.is_empty() {
         String::new()
     } else {
         format!("affinity: {{{}}}, ", affinity.trim_end_matches(", "))
     };
+    let tolerations = if p.tolerate {
+        "tolerations: [{key: big, operator: Exists, effect: PreferNoSchedule}], "
+    } else {
+        ""
+    };
+    let image = if p.big_image { "big:1" } else { "x" };
     let spread = p.spread.map_or(String::new(), |(key, skew, hard)| {
         format!(
             "topologySpreadConstraints: [{{maxSkew: {skew}, topologyKey: {}, whenUnsatisfiable: {}, labelSelector: {{matchLabels: {{app: {}}}}}}}], ",
@@ -91,14 +150,14 @@ fn pod_yaml(name: &str, p: &PodSpec) -> String {
         )
     });
     format!(
-        "{{apiVersion: v1, kind: Pod, metadata: {{name: {name}, namespace: ns{}, labels: {{app: {}}}}}, spec: {{{affinity}{spread}terminationGracePeriodSeconds: 0, containers: [{{name: c, image: x, resources: {{requests: {{cpu: {}00m}}}}}}]}}}}",
+        "{{apiVersion: v1, kind: Pod, metadata: {{name: {name}, namespace: ns{}, labels: {{app: {}}}}}, spec: {{{affinity}{spread}{tolerations}terminationGracePeriodSeconds: 0, containers: [{{name: c, image: {image}, resources: {{requests: {{cpu: {}00m}}}}}}]}}}}",
         p.namespace, APPS[p.app], p.cpu
     )
 }
 
 fn scenario(nodes: usize, pods: &[PodSpec]) -> String {
     let mut s = format!(
-        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: memo}}\nspec:\n  seed: 7\n  duration: 1m\n  cluster:\n    nodePools:\n      - {{name: n, count: {nodes}, zones: [a, b, c], template: {{status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}}}\n  objects:\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns0, labels: {{team: x}}}}}}\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns1}}}}\n"
+        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: memo}}\nspec:\n  seed: 7\n  duration: 1m\n  cluster:\n    nodePools:\n      - {{name: n, count: {nodes}, zones: [a, b, c], template: {{status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}}}\n      - {{name: big, count: 2, zones: [a, b], template: {{metadata: {{labels: {{pool: big}}}}, spec: {{taints: [{{key: big, effect: PreferNoSchedule}}]}}, status: {{capacity: {{cpu: \"4\", memory: 16Gi, pods: \"110\"}}, images: [{{names: [\"big:1\"], sizeBytes: 500000000}}]}}}}}}\n  objects:\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns0, labels: {{team: x}}}}}}\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns1}}}}\n"
     );
     for (i, p) in pods.iter().enumerate() {
         s.push_str(&format!("    - {}\n", pod_yaml(&format!("p{i}"), p)));
@@ -182,9 +241,9 @@ proptest! {
     #[test]
     fn memoized_counts_schedule_exactly_as_plain_recomputation(
         nodes in 3..10usize,
-        pods in prop::collection::vec(pod_spec(), 1..30),
+        pods in pods_from_templates(1..30),
         deletes in prop::collection::vec(0..64usize, 0..8),
-        more in prop::collection::vec(pod_spec(), 0..12),
+        more in pods_from_templates(0..12),
     ) {
         let text = scenario(nodes, &pods);
         let (e1, m1, bound1) = run(&text, &deletes, &more, false);
@@ -205,11 +264,15 @@ fn the_comparison_sees_scheduling_decisions() {
         terms: vec![(1, 0, 0, false)],
         spread: None,
         cpu: 1,
+        tolerate: false,
+        prefer_big: None,
+        require_big: false,
+        big_image: false,
     };
     let pods = vec![anti.clone(), anti.clone(), anti.clone(), anti];
     let (events, _, bound) = run(&scenario(3, &pods), &[0], &[], false);
-    // Three nodes, four pods that repel each other per host: three bound at first; after p0
-    // is deleted at 20 s the fourth takes its place.
+    // Five nodes (three plain, two `big` ones the pods do not tolerate but may use), four
+    // pods that repel each other per host: all four bound; p0 deleted at 20 s leaves three.
     assert_eq!(bound, 3);
     let text = String::from_utf8(events).expect("utf-8");
     assert_eq!(

@@ -472,7 +472,7 @@ fn preemption_picks_the_upstream_candidate_node() {
         };
         let mut state = CycleState::default();
         cycle::pre_filter(profile, &cx, &mut state).unwrap();
-        let feas = cycle::find_feasible(profile, &cx, &state, 0, snapshot.len());
+        let feas = cycle::find_feasible(profile, &cx, &state, 0, snapshot.len(), None);
         assert!(
             feas.feasible.is_empty(),
             "{}: the pod must not fit without preemption",

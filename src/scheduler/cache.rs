@@ -113,11 +113,18 @@ pub struct NodeInfo {
     pub pods_with_affinity: Vec<Arc<PodInfo>>,
     /// Pods here with required anti-affinity terms (`PodsWithRequiredAntiAffinity`).
     pub pods_with_required_anti_affinity: Vec<Arc<PodInfo>>,
+    /// This node's place in the snapshot's storage (stable while the scheduler runs).
+    pub slot: usize,
+    /// New (unique in the snapshot) on every change of this node or its pods: the key of
+    /// [`super::node_cache`]'s entries.
+    pub generation: u64,
 }
 
 impl NodeInfo {
-    fn empty(name: &str) -> NodeInfo {
+    fn empty(name: &str, slot: usize) -> NodeInfo {
         NodeInfo {
+            slot,
+            generation: 0,
             name: name.to_string(),
             node: None,
             allocatable: Resources::default(),
@@ -403,6 +410,10 @@ pub struct Snapshot {
     /// Compute every count table by a full scan each time (no memo): the plain
     /// re-computation the memoized fast paths are tested against.
     pub plain_counts: bool,
+    /// New on every Node added, changed or removed (see [`super::node_cache`]).
+    pub nodes_generation: u64,
+    /// Source of [`NodeInfo::generation`] values.
+    next_generation: u64,
 }
 
 /// Matching-pod counts per topology value for one (namespace, selector, key, required keys).
@@ -450,6 +461,9 @@ impl Snapshot {
 
     /// Pods nominated to `node`.
     pub fn nominated_to(&self, node: &str) -> &[Arc<PodInfo>] {
+        if self.nominated.is_empty() {
+            return &[];
+        }
         self.nominated.get(node).map(Vec::as_slice).unwrap_or(&[])
     }
 
@@ -525,7 +539,8 @@ impl Snapshot {
         if let Some(&i) = self.index.get(name) {
             return i;
         }
-        self.infos.push(NodeInfo::empty(name));
+        let slot = self.infos.len();
+        self.infos.push(NodeInfo::empty(name, slot));
         let i = self.infos.len() - 1;
         self.index.insert(name.to_string(), i);
         i
@@ -567,6 +582,8 @@ impl Snapshot {
         self.spread_memo.get_mut().clear();
         self.affinity_memo.get_mut().clear();
         let i = self.slot(&node.metadata.name);
+        self.touch(i);
+        self.nodes_generation = self.next_generation;
         let old_zone = self.infos[i].node.as_deref().and_then(|o| match o {
             Object::Node(n) => Some(zone_key(n)),
             _ => None,
@@ -601,6 +618,8 @@ impl Snapshot {
         };
         self.spread_memo.get_mut().clear();
         self.affinity_memo.get_mut().clear();
+        self.touch(i);
+        self.nodes_generation = self.next_generation;
         if let Some(Object::Node(old)) = self.infos[i].node.clone().as_deref() {
             self.account_images(old, false);
             self.remove_from_tree(i);
@@ -641,11 +660,19 @@ impl Snapshot {
         self.count_affinity(&info, true);
         self.adjust_memos(i, &info, 1);
         self.infos[i].add_pod(info);
+        self.touch(i);
+    }
+
+    /// Gives node `i` a new generation.
+    fn touch(&mut self, i: usize) {
+        self.next_generation += 1;
+        self.infos[i].generation = self.next_generation;
     }
 
     pub fn remove_pod(&mut self, key: &ObjectKey) -> Option<Arc<PodInfo>> {
         let i = self.pod_node.remove(key)?;
         let removed = self.infos[i].remove_pod(key);
+        self.touch(i);
         if let Some(info) = &removed {
             self.count_affinity(info, false);
             self.adjust_memos(i, info, -1);

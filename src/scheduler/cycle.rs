@@ -12,6 +12,7 @@ use crate::sim::RngStream;
 use super::cache::NodeInfo;
 use super::config::Profile;
 use super::framework::{CycleContext, CycleState, MAX_NODE_SCORE, Status};
+use super::node_cache::NodeCache;
 
 /// `numFeasibleNodesToFind`: all nodes below 100; otherwise `percentage` of them (adaptive
 /// `max(50 − N/125, 5)`% when 0), at least 100.
@@ -64,6 +65,14 @@ pub fn pre_filter(
             return Err(s);
         }
     }
+    state.active_filters = Some(
+        profile
+            .filter
+            .iter()
+            .copied()
+            .filter(|i| !state.skip_filter.contains(i))
+            .collect(),
+    );
     Ok(())
 }
 
@@ -74,14 +83,30 @@ pub fn filter_node(
     cx: &CycleContext<'_>,
     state: &CycleState,
     node: &NodeInfo,
+    verdicts: Option<&mut Vec<FilterVerdict>>,
+) -> Status {
+    let filters = state.active_filters.as_deref().unwrap_or(&profile.filter);
+    run_filters(profile, cx, state, node, filters, verdicts)
+}
+
+/// Runs the Filter plugins `filters` (profile indexes, in order) on one node.
+fn run_filters(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    state: &CycleState,
+    node: &NodeInfo,
+    filters: &[usize],
     mut verdicts: Option<&mut Vec<FilterVerdict>>,
 ) -> Status {
-    for &i in &profile.filter {
-        if state.skip_filter.contains(&i) {
+    for &i in filters {
+        if state.active_filters.is_none() && state.skip_filter.contains(&i) {
             continue;
         }
         let p = &profile.plugins[i];
         let mut s = p.filter(cx, state, node);
+        if verdicts.is_none() && s.is_success() {
+            continue;
+        }
         s.plugin = p.name();
         if let Some(v) = verdicts.as_deref_mut() {
             v.push(FilterVerdict {
@@ -132,25 +157,57 @@ pub struct Feasibility {
     pub failed: Vec<(usize, Status)>,
 }
 
-/// Filters from `start`, wrapping around, until `to_find` feasible nodes are found.
+/// This cycle's active Filter plugins split into the node-local ones and the rest, when
+/// every node-local one runs before the rest (so a node whose node-local Filters passed
+/// earlier needs only the rest, with the same outcome).
+fn split_filters(profile: &Profile, state: &CycleState) -> Option<(Vec<usize>, Vec<usize>)> {
+    let active = state.active_filters.as_deref()?;
+    let (local, rest): (Vec<usize>, Vec<usize>) = active
+        .iter()
+        .partition(|&&i| profile.plugins[i].node_local());
+    let in_order = active[..local.len()] == local[..];
+    in_order.then_some((local, rest))
+}
+
+/// Filters from `start`, wrapping around, until `to_find` feasible nodes are found. With a
+/// `cache`, node-local Filters that passed on an unchanged node for an identical pod are
+/// not run again.
 pub fn find_feasible(
     profile: &Profile,
     cx: &CycleContext<'_>,
     state: &CycleState,
     start: usize,
     to_find: usize,
+    mut cache: Option<&mut NodeCache>,
 ) -> Feasibility {
     let n = cx.snapshot.len();
     let mut out = Feasibility {
         feasible: Vec::new(),
         failed: Vec::new(),
     };
+    let split = cache.as_ref().and_then(|_| split_filters(profile, state));
     for k in 0..n {
         if out.feasible.len() >= to_find {
             break;
         }
         let i = (start + k) % n;
-        let s = filter_with_nominated(profile, cx, state, cx.snapshot.at(i));
+        let node = cx.snapshot.at(i);
+        let s = match (&mut cache, &split) {
+            (Some(c), Some((local, rest))) if cx.snapshot.nominated_to(&node.name).is_empty() => {
+                if c.filter_passed(node) {
+                    run_filters(profile, cx, state, node, rest, None)
+                } else {
+                    let s = run_filters(profile, cx, state, node, local, None);
+                    if s.is_success() {
+                        c.set_filter_passed(node);
+                        run_filters(profile, cx, state, node, rest, None)
+                    } else {
+                        s
+                    }
+                }
+            }
+            _ => filter_with_nominated(profile, cx, state, node),
+        };
         if s.is_success() {
             out.feasible.push(i);
         } else {
@@ -167,6 +224,7 @@ pub fn prioritize(
     state: &mut CycleState,
     nodes: &[&NodeInfo],
     rows: bool,
+    mut cache: Option<&mut NodeCache>,
 ) -> (Vec<i64>, Vec<Vec<ScoreRow>>) {
     for &i in &profile.pre_score {
         let p = &profile.plugins[i];
@@ -181,13 +239,26 @@ pub fn prioritize(
     } else {
         Vec::new()
     };
+    // One buffer for every plugin's scores: no allocation per plugin.
+    let mut norm = vec![0i64; nodes.len()];
     for &(i, weight) in &profile.score {
         if state.skip_score.contains(&i) {
             continue;
         }
         let p = &profile.plugins[i];
-        let raw: Vec<i64> = nodes.iter().map(|n| p.score(cx, state, n)).collect();
-        let mut norm = raw.clone();
+        match cache.as_deref_mut() {
+            Some(c) if p.node_local() => {
+                for (s, n) in norm.iter_mut().zip(nodes) {
+                    *s = c.score(n, i, || p.score(cx, state, n));
+                }
+            }
+            _ => {
+                for (s, n) in norm.iter_mut().zip(nodes) {
+                    *s = p.score(cx, state, n);
+                }
+            }
+        }
+        let raw = if rows { norm.clone() } else { Vec::new() };
         p.normalize(cx, state, &mut norm);
         for (k, s) in norm.iter().enumerate() {
             let s = (*s).clamp(0, MAX_NODE_SCORE);

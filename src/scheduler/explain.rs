@@ -169,7 +169,7 @@ pub fn explain(
     let mut selected = None;
     if !feasible.is_empty() {
         let nodes: Vec<&NodeInfo> = feasible.iter().map(|&i| snapshot.at(i)).collect();
-        let (totals, table) = cycle::prioritize(profile, &cx, &mut state, &nodes, true);
+        let (totals, table) = cycle::prioritize(profile, &cx, &mut state, &nodes, true, None);
         for (k, &i) in feasible.iter().enumerate() {
             rows[i].total = totals[k];
             rows[i].scores = table[k]

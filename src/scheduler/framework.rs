@@ -87,6 +87,9 @@ pub struct CycleState {
     pub skip_filter: Vec<usize>,
     /// Profile plugin indexes removed from scoring this cycle (PreScore returned Skip).
     pub skip_score: Vec<usize>,
+    /// The profile's Filter plugins minus `skip_filter`, set once PreFilter has run (so the
+    /// per-node loop checks no skip list); `None` before.
+    pub active_filters: Option<Vec<usize>>,
 }
 
 impl CycleState {
@@ -148,6 +151,14 @@ pub trait Plugin {
 
     /// Whether the plugin has a NormalizeScore (for explain's `normalized` column).
     fn has_normalize(&self) -> bool {
+        false
+    }
+
+    /// True when Filter and Score read nothing but the pod, the node's own [`NodeInfo`], the
+    /// set of nodes and the plugin's configuration (not other nodes' pods, nor objects
+    /// other than Nodes): their results may then be reused across cycles
+    /// ([`super::node_cache`]). Default false (always run).
+    fn node_local(&self) -> bool {
         false
     }
 }

@@ -18,6 +18,7 @@ pub mod explain;
 pub mod framework;
 pub mod listers;
 pub mod memo;
+pub mod node_cache;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;
@@ -55,6 +56,8 @@ pub struct Scheduler {
     flush_timer: Option<(SimTime, EventId)>,
     /// PodDisruptionBudgets, for preemption.
     pdbs: BTreeMap<ObjectKey, Arc<Object>>,
+    /// Node-local plugin results kept across cycles (off with `plain_counts`).
+    node_cache: node_cache::NodeCache,
 }
 
 impl Scheduler {
@@ -74,6 +77,7 @@ impl Scheduler {
             cycle_pending: false,
             flush_timer: None,
             pdbs: BTreeMap::new(),
+            node_cache: node_cache::NodeCache::default(),
         }
     }
 
@@ -179,6 +183,12 @@ impl Scheduler {
         };
         let now = ctx.now();
         let n = self.snapshot.len();
+        let plain = self.snapshot.plain_counts;
+        if !plain {
+            self.node_cache
+                .begin(&qp.info, self.snapshot.nodes_generation);
+        }
+        let node_cache = &mut self.node_cache;
         let cx = CycleContext {
             pod,
             info: &qp.info,
@@ -210,7 +220,14 @@ impl Scheduler {
             } else {
                 cycle::num_feasible_nodes_to_find(pct, n)
             };
-            let feas = cycle::find_feasible(profile, &cx, &state, self.next_start, to_find);
+            let feas = cycle::find_feasible(
+                profile,
+                &cx,
+                &state,
+                self.next_start,
+                to_find,
+                (!plain).then_some(&mut *node_cache),
+            );
             self.next_start = (self.next_start + feas.feasible.len() + feas.failed.len()) % n;
             match feas.feasible.len() {
                 0 => {
@@ -247,7 +264,14 @@ impl Scheduler {
                 _ => {
                     let nodes: Vec<&cache::NodeInfo> =
                         feas.feasible.iter().map(|&i| self.snapshot.at(i)).collect();
-                    let (totals, _) = cycle::prioritize(profile, &cx, &mut state, &nodes, false);
+                    let (totals, _) = cycle::prioritize(
+                        profile,
+                        &cx,
+                        &mut state,
+                        &nodes,
+                        false,
+                        (!plain).then_some(&mut *node_cache),
+                    );
                     let pick = cycle::select_host(&totals, ctx.rng()).unwrap_or(0);
                     Ok(nodes[pick].name.clone())
                 }

@@ -43,6 +43,11 @@ impl BalancedAllocation {
 }
 
 impl Plugin for BalancedAllocation {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "NodeResourcesBalancedAllocation"
     }

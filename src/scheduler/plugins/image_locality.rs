@@ -20,6 +20,11 @@ pub struct ImageLocality;
 struct PodImages(Vec<String>);
 
 impl Plugin for ImageLocality {
+    /// Reads only the pod and the set of nodes (image spread).
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

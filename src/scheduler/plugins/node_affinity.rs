@@ -27,6 +27,11 @@ fn preferred<'a>(cx: &'a CycleContext<'_>) -> &'a [PreferredSchedulingTerm] {
 }
 
 impl Plugin for NodeAffinity {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "NodeAffinity"
     }

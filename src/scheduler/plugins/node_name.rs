@@ -6,6 +6,11 @@ use crate::scheduler::framework::{CycleContext, CycleState, Plugin, Points, Stat
 pub struct NodeName;
 
 impl Plugin for NodeName {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "NodeName"
     }

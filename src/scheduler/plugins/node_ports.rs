@@ -7,6 +7,11 @@ use crate::scheduler::framework::{CycleContext, CycleState, Plugin, Points, Stat
 pub struct NodePorts;
 
 impl Plugin for NodePorts {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "NodePorts"
     }

@@ -151,6 +151,11 @@ pub fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 }
 
 impl Plugin for NodeResourcesFit {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "NodeResourcesFit"
     }

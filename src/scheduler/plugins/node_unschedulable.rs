@@ -10,6 +10,11 @@ use crate::scheduler::framework::{CycleContext, CycleState, Plugin, Points, Stat
 pub struct NodeUnschedulable;
 
 impl Plugin for NodeUnschedulable {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "NodeUnschedulable"
     }

@@ -19,6 +19,11 @@ const NAME: &str = "TaintToleration";
 struct PreferTolerations(Vec<Toleration>);
 
 impl Plugin for TaintToleration {
+    /// Reads only the pod and the node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         NAME
     }

@@ -1,0 +1,115 @@
+//! Per-node results of the plugins whose Filter and Score read nothing but the pod, the
+//! node's own [`NodeInfo`] and the set of nodes ([`Plugin::node_local`]), kept across
+//! scheduling cycles.
+//!
+//! Consecutive pods of one workload are identical for these plugins, and a cycle changes at
+//! most one node (the one the pod is assumed on), so the next cycle can reuse the other
+//! nodes' results instead of running NodeResourcesFit, TaintToleration, NodeAffinity,
+//! BalancedAllocation, ImageLocality … again on each of them. An entry is valid for one
+//! pod *shape* (namespace, labels, spec and priority equal to the pod that filled it), one
+//! node state ([`NodeInfo::generation`], new on every change of that node) and one node set
+//! ([`Snapshot::nodes_generation`], new on every Node added, changed or removed). Plugins
+//! that read other nodes' pods (PodTopologySpread, InterPodAffinity) always run.
+//!
+//! Only a *passed* Filter is cached (a failure carries reasons the FitError message needs,
+//! so failing nodes are filtered again), and only raw scores (NormalizeScore runs each
+//! cycle over the feasible nodes). Results equal plain re-computation exactly:
+//! `tests/scheduler_memo.rs` compares the two on random clusters.
+//!
+//! [`Plugin::node_local`]: super::framework::Plugin::node_local
+//! [`Snapshot::nodes_generation`]: super::cache::Snapshot::nodes_generation
+
+use std::sync::Arc;
+
+use super::cache::{NodeInfo, PodInfo};
+
+#[derive(Clone, Debug, Default)]
+struct Entry {
+    shape: u64,
+    generation: u64,
+    nodes_generation: u64,
+    filter_passed: bool,
+    /// Bit `i`: `scores[i]` holds profile plugin `i`'s raw score.
+    valid: u64,
+    scores: Vec<i64>,
+}
+
+/// The cache (one per scheduler).
+#[derive(Default)]
+pub struct NodeCache {
+    shape: u64,
+    last: Option<Arc<PodInfo>>,
+    nodes_generation: u64,
+    /// By [`NodeInfo::slot`].
+    entries: Vec<Entry>,
+}
+
+/// Most plugins per profile whose scores are cached (bits of [`Entry::valid`]).
+pub const MAX_CACHED_PLUGINS: usize = 64;
+
+fn same_shape(a: &PodInfo, b: &PodInfo) -> bool {
+    let (p, q) = (a.pod(), b.pod());
+    a.priority == b.priority
+        && p.metadata.namespace == q.metadata.namespace
+        && p.metadata.labels == q.metadata.labels
+        && p.spec == q.spec
+}
+
+impl NodeCache {
+    /// Starts a cycle for `pod` in a snapshot at `nodes_generation`: entries filled for an
+    /// identical earlier pod stay usable.
+    pub fn begin(&mut self, pod: &Arc<PodInfo>, nodes_generation: u64) {
+        if !self.last.as_ref().is_some_and(|l| same_shape(l, pod)) {
+            self.shape += 1;
+            self.last = Some(pod.clone());
+        }
+        self.nodes_generation = nodes_generation;
+    }
+
+    fn entry(&mut self, node: &NodeInfo) -> &mut Entry {
+        if self.entries.len() <= node.slot {
+            self.entries.resize(node.slot + 1, Entry::default());
+        }
+        let (shape, nodes_generation) = (self.shape, self.nodes_generation);
+        let e = &mut self.entries[node.slot];
+        if e.shape != shape
+            || e.generation != node.generation
+            || e.nodes_generation != nodes_generation
+        {
+            e.shape = shape;
+            e.generation = node.generation;
+            e.nodes_generation = nodes_generation;
+            e.filter_passed = false;
+            e.valid = 0;
+        }
+        e
+    }
+
+    /// Whether the node-local Filters passed on `node` for this shape and node state.
+    pub fn filter_passed(&mut self, node: &NodeInfo) -> bool {
+        self.entry(node).filter_passed
+    }
+
+    pub fn set_filter_passed(&mut self, node: &NodeInfo) {
+        self.entry(node).filter_passed = true;
+    }
+
+    /// Plugin `plugin`'s raw score on `node`, computed by `compute` on a miss.
+    pub fn score(&mut self, node: &NodeInfo, plugin: usize, compute: impl FnOnce() -> i64) -> i64 {
+        if plugin >= MAX_CACHED_PLUGINS {
+            return compute();
+        }
+        let e = self.entry(node);
+        let bit = 1u64 << plugin;
+        if e.valid & bit != 0 {
+            return e.scores[plugin];
+        }
+        let s = compute();
+        if e.scores.len() <= plugin {
+            e.scores.resize(plugin + 1, 0);
+        }
+        e.scores[plugin] = s;
+        e.valid |= bit;
+        s
+    }
+}
