@@ -5,9 +5,10 @@
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
 //! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet,
-//! StatefulSet, Job, TTL-after-finished and CronJob controllers, and, when the kubelet
-//! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
-//! collector (with `spec.controllers`). Without kubelets no node renews its Lease, so the
+//! StatefulSet, Job, TTL-after-finished and CronJob controllers, the disruption controller
+//! (PodDisruptionBudget status), and, when the kubelet runs, the node lifecycle controller,
+//! the taint eviction controller and the pod garbage collector (with `spec.controllers`)
+//! and the EndpointSlice controller (endpoints need the pod IPs kubelets assign). Without kubelets no node renews its Lease, so the
 //! node lifecycle controller would mark every node unreachable after the grace period.
 
 use std::io::Write;
@@ -106,6 +107,9 @@ pub fn build_with(
     cluster
         .add_component(Box::new(crate::controllers::CronJobController::new()))
         .expect("the cronjob-controller is registered once");
+    cluster
+        .add_component(Box::new(crate::controllers::DisruptionController::new()))
+        .expect("the disruption-controller is registered once");
     if components.kubelet {
         let cfg = scenario.controllers.clone();
         cluster
@@ -121,6 +125,9 @@ pub fn build_with(
                 cfg.terminated_pod_gc_threshold,
             )))
             .expect("the pod-garbage-collector is registered once");
+        cluster
+            .add_component(Box::new(crate::controllers::EndpointSliceController::new()))
+            .expect("the endpointslice-controller is registered once");
     }
     Ok(cluster)
 }
