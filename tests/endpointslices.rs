@@ -268,8 +268,16 @@ fn not_ready_pods_are_never_ready_endpoints_and_terminating_pods_are_marked() {
     for e in &slice.endpoints {
         let name = &e.target_ref.as_ref().unwrap().name;
         let p = pod(&cluster, name).unwrap();
-        assert_eq!(e.addresses, [p.status.pod_ip.clone()]);
-        assert!(p.status.pod_ip.starts_with("10.0."), "{}", p.status.pod_ip);
+        assert_eq!(e.addresses, std::slice::from_ref(&p.status.pod_ip));
+        // Node i (in name order here) has 10.0.i.0/24; pods get .2 upwards.
+        let prefix = if p.spec.node_name == "node-0" {
+            "10.0.0."
+        } else {
+            "10.0.1."
+        };
+        assert!(p.status.pod_ip.starts_with(prefix), "{}", p.status.pod_ip);
+        let host: u8 = p.status.pod_ip[prefix.len()..].parse().unwrap();
+        assert!(host >= 2);
         assert_eq!(e.node_name.as_deref(), Some(p.spec.node_name.as_str()));
         let zone = if p.spec.node_name == "node-0" {
             "zone-a"
