@@ -805,3 +805,94 @@ fn budget_counters_follow_a_scale_down_and_a_node_failure() {
     run.cluster.run_until(at(600)).unwrap();
     assert_eq!(run.counters(), (2, 1, 2, 1));
 }
+
+#[test]
+fn unhealthy_pods_go_without_the_budget_under_always_allow() {
+    let mut c = bare_cluster(&[], 0);
+    c.apply(obj(
+        Kind::Pod,
+        serde_json::json!({
+            "metadata": {"name": "sick", "namespace": "default", "labels": {"app": "a"}},
+            "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}
+        }),
+    ))
+    .unwrap();
+    c.apply(obj(
+        Kind::PodDisruptionBudget,
+        serde_json::json!({
+            "metadata": {"name": "b", "namespace": "default"},
+            "spec": {"minAvailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                "selector": {"matchLabels": {"app": "a"}}},
+            "status": {"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 1}
+        }),
+    ))
+    .unwrap();
+    c.evict(&pod_key("sick"), &EvictOptions::default()).unwrap();
+    let Some(Object::PodDisruptionBudget(b)) = c
+        .store()
+        .get(&ObjectKey::new(Kind::PodDisruptionBudget, "default", "b"))
+        .map(|o| (**o).clone())
+    else {
+        panic!()
+    };
+    assert!(
+        b.status.disrupted_pods.is_empty(),
+        "no decrement, no record"
+    );
+}
+
+#[test]
+fn a_pod_whose_controller_has_no_scale_fails_the_sync_safely() {
+    // A DaemonSet pod under a maxUnavailable budget: DaemonSets have no scale, so the
+    // expected count cannot be computed (upstream: "found no controllers for pod").
+    let events = Buf::default();
+    let mut c = Cluster::new(
+        RunConfig::default(),
+        Box::new(events.clone()),
+        Box::new(std::io::sink()),
+    );
+    c.apply(obj(
+        Kind::Pod,
+        serde_json::json!({
+            "metadata": {"name": "agent", "namespace": "default", "labels": {"app": "a"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u1", "controller": true}]},
+            "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        }),
+    ))
+    .unwrap();
+    c.apply(obj(
+        Kind::PodDisruptionBudget,
+        serde_json::json!({
+            "metadata": {"name": "b", "namespace": "default"},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "a"}}},
+            "status": {"disruptionsAllowed": 5}
+        }),
+    ))
+    .unwrap();
+    c.add_component(Box::new(kubesim::controllers::DisruptionController::new()))
+        .unwrap();
+    c.run_until(at(1)).unwrap();
+    let Some(Object::PodDisruptionBudget(b)) = c
+        .store()
+        .get(&ObjectKey::new(Kind::PodDisruptionBudget, "default", "b"))
+        .map(|o| (**o).clone())
+    else {
+        panic!()
+    };
+    assert_eq!(b.status.disruptions_allowed, 0);
+    let cond = &b.status.conditions[0];
+    assert_eq!(
+        (cond.status, cond.reason.as_str()),
+        (ConditionStatus::False, "SyncFailed")
+    );
+    assert!(
+        cond.message
+            .contains("found no controllers for pod \"agent\""),
+        "{}",
+        cond.message
+    );
+    let text = String::from_utf8(events.0.borrow().clone()).unwrap();
+    assert!(text.contains("\"reason\":\"CalculateExpectedPodCountFailed\""));
+}
