@@ -488,6 +488,13 @@ fn evicting_with_no_disruption_allowed_is_refused_and_pending_pods_skip_the_chec
         err.to_string(),
         "Cannot evict pod as it would violate the pod's disruption budget."
     );
+    match &err {
+        ApiError::TooManyRequests { cause, .. } => assert_eq!(
+            cause,
+            "The disruption budget web needs 3 healthy pods and has 3 currently"
+        ),
+        other => panic!("{other:?}"),
+    }
     // Nothing changed: the pod is not terminating, the budget untouched.
     assert!(
         run.web_pods()

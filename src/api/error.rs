@@ -36,9 +36,11 @@ pub enum ApiError {
     #[error("could not generate a unique name for prefix {prefix:?}")]
     NameGenerationFailed { prefix: String },
     /// 429 TooManyRequests: the Eviction API refused because of a PodDisruptionBudget.
-    /// Retry later (kubectl drain retries after 5 s).
+    /// Retry later (kubectl drain retries after 5 s). `cause` is the status cause upstream
+    /// attaches (`DisruptionBudget`: "The disruption budget web needs 2 healthy pods and has
+    /// 2 currently").
     #[error("{message}")]
-    TooManyRequests { message: String },
+    TooManyRequests { message: String, cause: String },
     /// 403 Forbidden (the Eviction API: a PodDisruptionBudget in a state that forbids it).
     #[error("{message}")]
     Forbidden { message: String },

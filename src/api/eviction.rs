@@ -120,9 +120,8 @@ pub fn check_and_decrement(
     let name = &pdb.metadata.name;
     if pdb.status.observed_generation < pdb.metadata.generation {
         return Err(ApiError::TooManyRequests {
-            message: format!(
-                "{VIOLATES_BUDGET} The disruption budget {name} is still being processed by the server."
-            ),
+            message: VIOLATES_BUDGET.into(),
+            cause: format!("The disruption budget {name} is still being processed by the server."),
         });
     }
     if pdb.status.disruptions_allowed < 0 {
@@ -142,6 +141,10 @@ pub fn check_and_decrement(
     if pdb.status.disruptions_allowed == 0 {
         return Err(ApiError::TooManyRequests {
             message: VIOLATES_BUDGET.into(),
+            cause: format!(
+                "The disruption budget {name} needs {} healthy pods and has {} currently",
+                pdb.status.desired_healthy, pdb.status.current_healthy
+            ),
         });
     }
     let mut next = pdb.clone();
