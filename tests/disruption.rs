@@ -903,3 +903,19 @@ fn a_pod_whose_controller_has_no_scale_fails_the_sync_safely() {
     let text = String::from_utf8(events.0.borrow().clone()).unwrap();
     assert!(text.contains("\"reason\":\"CalculateExpectedPodCountFailed\""));
 }
+
+#[test]
+fn a_drain_run_is_byte_identical_when_repeated() {
+    let once = || {
+        let mut run = start(&scenario(3, 3, "        minAvailable: 2\n", ""));
+        run.cluster.run_until(at(60)).unwrap();
+        run.cluster
+            .drain("node-0", DrainOptions::default())
+            .unwrap();
+        run.cluster.run_until(at(240)).unwrap();
+        run.events.0.take()
+    };
+    let a = once();
+    assert!(String::from_utf8_lossy(&a).contains("DrainComplete"));
+    assert_eq!(a, once());
+}

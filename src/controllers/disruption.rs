@@ -30,7 +30,8 @@
 //!
 //! Simplified: controllers (for their scales) are read live from the store rather than from
 //! informer caches; a pod event requeues every budget selecting the pod (upstream: the first
-//! one); stale `DisruptionTarget` conditions on pods that were never deleted are not
+//! one, with a `MultiplePodDisruptionBudgets` warning kubesim does not record); stale
+//! `DisruptionTarget` conditions on pods that were never deleted are not
 //! cleaned up (upstream's `syncStalePodDisruption`).
 
 use std::collections::{BTreeMap, BTreeSet};
