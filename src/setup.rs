@@ -5,10 +5,13 @@
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
 //! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet,
-//! StatefulSet, Job, TTL-after-finished and CronJob controllers, and, when the kubelet
-//! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
-//! collector (with `spec.controllers`). Without kubelets no node renews its Lease, so the
-//! node lifecycle controller would mark every node unreachable after the grace period.
+//! StatefulSet, Job, TTL-after-finished and CronJob controllers, the disruption controller
+//! (PodDisruptionBudget status), and, when the kubelet runs, the node lifecycle controller,
+//! the taint eviction controller and the pod garbage collector (with `spec.controllers`)
+//! and the EndpointSlice controller (endpoints need the pod IPs kubelets assign). Without
+//! kubelets no node renews its Lease, so the node lifecycle controller would mark every node
+//! unreachable after the grace period. [`Components`] turns the kubelet and the controllers
+//! off for scheduler-only measurements.
 
 use std::io::Write;
 
@@ -97,6 +100,7 @@ pub fn build_with(
             Box::new(JobController::new()),
             Box::new(TtlAfterFinishedController::new()),
             Box::new(CronJobController::new()),
+            Box::new(DisruptionController::new()),
         ];
         if components.kubelet {
             let cfg = scenario.controllers.clone();
@@ -104,6 +108,7 @@ pub fn build_with(
             list.push(Box::new(NodeLifecycleController::new(cfg)));
             list.push(Box::new(TaintEvictionController::new()));
             list.push(Box::new(PodGcController::new(gc_threshold)));
+            list.push(Box::new(EndpointSliceController::new()));
         }
         for c in list {
             cluster

@@ -35,4 +35,32 @@ pub enum ApiError {
     /// generateName could not find a free name in the bounded number of attempts.
     #[error("could not generate a unique name for prefix {prefix:?}")]
     NameGenerationFailed { prefix: String },
+    /// 429 TooManyRequests: the Eviction API refused because of a PodDisruptionBudget.
+    /// Retry later (kubectl drain retries after 5 s). `cause` is the status cause upstream
+    /// attaches (`DisruptionBudget`: "The disruption budget web needs 2 healthy pods and has
+    /// 2 currently").
+    #[error("{message}")]
+    TooManyRequests { message: String, cause: String },
+    /// 403 Forbidden (the Eviction API: a PodDisruptionBudget in a state that forbids it).
+    #[error("{message}")]
+    Forbidden { message: String },
+    /// 500 InternalError (the Eviction API: more than one PodDisruptionBudget for a pod).
+    #[error("{message}")]
+    InternalError { message: String },
+}
+
+impl ApiError {
+    /// The HTTP status code the API server answers with.
+    pub fn code(&self) -> u16 {
+        match self {
+            ApiError::NotFound { .. } | ApiError::NamespaceNotFound { .. } => 404,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::Invalid { .. } => 422,
+            ApiError::TooManyRequests { .. } => 429,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::InternalError { .. }
+            | ApiError::TooManyObjects { .. }
+            | ApiError::NameGenerationFailed { .. } => 500,
+        }
+    }
 }

@@ -4,12 +4,14 @@
 //!   any other way.
 //! - [`objects`] mirrors the upstream schemas; [`Quantity`] and [`selector`] parse exactly as
 //!   upstream does; [`defaults`] and [`validation`] run on every write.
+//! - [`eviction`] is the `pods/eviction` subresource (PodDisruptionBudget checks).
 //! - [`watch`] describes changes and filters; delivering them (with latency) is the runtime's
 //!   job, since it needs the event queue.
 
 pub mod cron;
 pub mod defaults;
 pub mod error;
+pub mod eviction;
 pub mod meta;
 pub mod objects;
 pub mod quantity;

@@ -16,6 +16,11 @@
 //! - [`job`]: the Job controller (`pkg/controller/job/job_controller.go`), with
 //!   [`ttl_after_finished`] deleting finished Jobs after `ttlSecondsAfterFinished`.
 //! - [`cronjob`]: the CronJob controller (`pkg/controller/cronjob/cronjob_controllerv2.go`).
+//! - [`disruption`]: the disruption controller (`pkg/controller/disruption/disruption.go`):
+//!   PodDisruptionBudget status.
+//! - [`drain`]: `kubectl drain` (cordon, then evictions retried every 5 s), a component
+//!   started on demand by `Cluster::drain`.
+//! - [`endpointslice`]: the EndpointSlice controller (`pkg/controller/endpointslice/`).
 //! - [`workqueue`]: the deduplicating, delaying, rate-limited work queue every controller
 //!   drives its syncs with.
 //! - [`pods`]: pod helpers shared by the workload controllers (active, ready, available,
@@ -24,6 +29,9 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
+pub mod drain;
+pub mod endpointslice;
 pub mod history;
 pub mod job;
 pub mod nodelifecycle;
@@ -39,6 +47,8 @@ pub mod workqueue;
 pub use cronjob::CronJobController;
 pub use daemonset::DaemonSetController;
 pub use deployment::DeploymentController;
+pub use disruption::DisruptionController;
+pub use endpointslice::EndpointSliceController;
 pub use job::JobController;
 pub use nodelifecycle::NodeLifecycleController;
 pub use podgc::PodGcController;

@@ -245,6 +245,28 @@ struct NodeState {
     images: BTreeSet<String>,
     /// Requests of admitted, non-terminal pods; `pods` counts them.
     used: Resources,
+    /// Pod IPs: the node's /24 (see [`pod_cidr`]); host parts in use and the last one
+    /// handed out (host-local IPAM hands out the next free one after it).
+    ips_used: BTreeSet<u8>,
+    last_ip: u8,
+    index: u32,
+}
+
+/// Kubelet-owned pod conditions: a status write replaces these and keeps the others
+/// (`PodScheduled` from the scheduler, `DisruptionTarget` from the eviction API and
+/// controllers), as `generateAPIPodStatus` preserves conditions not owned by the kubelet.
+pub const KUBELET_CONDITIONS: [&str; 4] = [
+    "Initialized",
+    "ContainersReady",
+    "Ready",
+    "PodReadyToStartContainers",
+];
+
+/// The pod CIDR of the node with fleet index `index` (the order in which the kubelet fleet
+/// first saw the nodes): `10.<index / 256 mod 256>.<index mod 256>.0/24`, so 65,536 nodes
+/// before prefixes repeat. Pods get `.2`–`.254` (`.1` is the node's bridge).
+pub fn pod_cidr(index: u32) -> (u8, u8) {
+    (((index / 256) % 256) as u8, (index % 256) as u8)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,6 +311,8 @@ struct PodState {
     /// `activeDeadlineSeconds` passed: the pod is Failed, its containers stopped.
     deadline_exceeded: bool,
     conditions_since: BTreeMap<&'static str, (bool, SimTime)>,
+    /// The pod's IP: host part in its node's /24, and the address.
+    ip: Option<(u8, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +355,8 @@ pub struct KubeletFleet {
     behaviors: Vec<Behavior>,
     selectors: Vec<Option<Selector>>,
     nodes: BTreeMap<String, NodeState>,
+    /// Fleet index of the next node first seen (its pod CIDR, see [`pod_cidr`]).
+    next_node_index: u32,
     pods: BTreeMap<ObjectKey, PodState>,
     /// Pods bound to nodes not seen yet, by node.
     waiting_for_node: BTreeMap<String, BTreeSet<ObjectKey>>,
@@ -395,6 +421,7 @@ impl KubeletFleet {
             behaviors,
             selectors,
             nodes: BTreeMap::new(),
+            next_node_index: 0,
             pods: BTreeMap::new(),
             waiting_for_node: BTreeMap::new(),
             timers: HashMap::new(),
@@ -508,10 +535,11 @@ impl KubeletFleet {
     }
 
     fn forget(&mut self, key: &ObjectKey) {
-        if let Some(state) = self.pods.remove(key) {
+        if let Some(mut state) = self.pods.remove(key) {
             if !state.terminal {
                 self.release(&state);
             }
+            self.free_ip(&mut state);
             let uid = state.pod.metadata.uid.clone();
             self.crash_backoff.forget(|k| k.0 == uid);
             let prefix = format!("{uid}_");
@@ -521,6 +549,31 @@ impl KubeletFleet {
             set.remove(key);
         }
         self.dirty.remove(key);
+    }
+
+    /// Host-local IPAM: the next free address after the last one handed out, `.2`–`.254`
+    /// of the node's /24 (`None` when all 253 are taken).
+    fn allocate_ip(&mut self, node: &str) -> Option<(u8, String)> {
+        let n = self.nodes.get_mut(node)?;
+        let (a, b) = pod_cidr(n.index);
+        for step in 1..=253u16 {
+            let host = ((i32::from(n.last_ip) - 2 + i32::from(step)).rem_euclid(253) + 2) as u8;
+            if n.ips_used.insert(host) {
+                n.last_ip = host;
+                return Some((host, format!("10.{a}.{b}.{host}")));
+            }
+        }
+        None
+    }
+
+    /// Returns a pod's address to its node's range (the sandbox is gone); the pod keeps
+    /// `status.podIP`, as upstream.
+    fn free_ip(&mut self, state: &mut PodState) {
+        if let Some((host, _)) = state.ip.take()
+            && let Some(n) = self.nodes.get_mut(&state.node)
+        {
+            n.ips_used.remove(&host);
+        }
     }
 
     fn release(&mut self, state: &PodState) {
@@ -573,8 +626,12 @@ impl KubeletFleet {
                 missed: BTreeSet::new(),
                 images,
                 used: Resources::default(),
+                ips_used: BTreeSet::new(),
+                last_ip: 1,
+                index: self.next_node_index,
             },
         );
+        self.next_node_index = self.next_node_index.wrapping_add(1);
         if agent.connected() {
             self.write_lease(&name, true, ctx);
         }
@@ -818,6 +875,7 @@ impl KubeletFleet {
             initialized: false,
             deadline_exceeded: false,
             conditions_since: BTreeMap::new(),
+            ip: None,
         };
         if let Err(rejection) = verdict {
             Self::event(
@@ -840,6 +898,11 @@ impl KubeletFleet {
             n.used.pods += 1;
         }
         state.pod.status.start_time = Some(Time(now));
+        // The sandbox starts now: the pod gets its IP (kept in status after it ends).
+        state.ip = self.allocate_ip(&node_name);
+        if let Some((_, ip)) = &state.ip {
+            state.pod.status.pod_ip = ip.clone();
+        }
         let has_init = !state.pod.spec.init_containers.is_empty();
         let deadline = state.pod.spec.active_deadline_seconds;
         self.pods.insert(key.clone(), state);
@@ -1475,11 +1538,15 @@ impl KubeletFleet {
         let phase = get_phase(p);
         if phase.is_terminal() && !p.terminal {
             p.terminal = true;
-            let p = self.pods.get(key).expect("present");
+            let p = self.pods.get_mut(key).expect("present");
             let (node, requests) = (p.node.clone(), p.requests.clone());
+            let ip = p.ip.take();
             if let Some(n) = self.nodes.get_mut(&node) {
                 n.used.sub(&requests);
                 n.used.pods -= 1;
+                if let Some((host, _)) = ip {
+                    n.ips_used.remove(&host);
+                }
             }
         }
     }
@@ -1626,7 +1693,20 @@ impl KubeletFleet {
                     ..Condition::default()
                 });
             }
+            // Keep the conditions other components own (DisruptionTarget, ...).
+            conditions.extend(
+                pod.status
+                    .conditions
+                    .iter()
+                    .filter(|c| {
+                        c.type_ != "PodScheduled" && !KUBELET_CONDITIONS.contains(&c.type_.as_str())
+                    })
+                    .cloned(),
+            );
             pod.status.phase = phase;
+            if !p.pod.status.pod_ip.is_empty() {
+                pod.status.pod_ip = p.pod.status.pod_ip.clone();
+            }
             if p.deadline_exceeded {
                 pod.status.reason = p.pod.status.reason.clone();
                 pod.status.message = p.pod.status.message.clone();

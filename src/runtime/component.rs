@@ -72,6 +72,24 @@ impl Context<'_> {
         self.world.store.get(key).cloned()
     }
 
+    /// A live list of every object of `kind` (a LIST call: O(objects of that kind); for
+    /// clients such as kubectl drain, not for controllers, which keep watch caches).
+    pub fn list(&self, kind: crate::api::Kind) -> Vec<Arc<Object>> {
+        self.world.store.list(kind).cloned().collect()
+    }
+
+    /// The Eviction API (`pods/eviction`): deletes the pod unless a PodDisruptionBudget
+    /// forbids it (429 [`ApiError::TooManyRequests`]); see [`crate::api::eviction`].
+    pub fn evict(
+        &mut self,
+        key: &ObjectKey,
+        opts: &crate::api::eviction::EvictOptions,
+    ) -> Result<DeleteOutcome, ApiError> {
+        let r = crate::api::eviction::evict(&mut self.world.store, key, opts);
+        self.world.publish(self.engine);
+        r
+    }
+
     pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
         let r = self.world.store.create(obj);
         self.world.publish(self.engine);

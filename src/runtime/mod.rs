@@ -256,6 +256,79 @@ impl Cluster {
         )
     }
 
+    /// Evicts a pod through the Eviction API on behalf of the scenario (as `kubectl evict`
+    /// or a client would), logging a `Sim`/`Evicted` event when it succeeds. A
+    /// PodDisruptionBudget that allows no disruption answers
+    /// [`ApiError::TooManyRequests`] (429); see [`crate::api::eviction`].
+    pub fn evict(
+        &mut self,
+        key: &ObjectKey,
+        opts: &crate::api::eviction::EvictOptions,
+    ) -> Result<crate::api::DeleteOutcome, ApiError> {
+        self.scenario_write(
+            "Evicted",
+            "evicted",
+            |s| crate::api::eviction::evict(s, key, opts),
+            |_| key.clone(),
+        )
+    }
+
+    /// `kubectl cordon`: sets the node's `spec.unschedulable`, logging `Sim`/`Cordoned`.
+    pub fn cordon(&mut self, node: &str) -> Result<Arc<Object>, ApiError> {
+        self.set_unschedulable(node, true, "Cordoned", "cordoned")
+    }
+
+    /// `kubectl uncordon`: clears the node's `spec.unschedulable`, logging `Sim`/`Uncordoned`.
+    pub fn uncordon(&mut self, node: &str) -> Result<Arc<Object>, ApiError> {
+        self.set_unschedulable(node, false, "Uncordoned", "uncordoned")
+    }
+
+    fn set_unschedulable(
+        &mut self,
+        node: &str,
+        value: bool,
+        reason: &str,
+        verb: &str,
+    ) -> Result<Arc<Object>, ApiError> {
+        let key = ObjectKey::new(crate::api::Kind::Node, "", node);
+        self.scenario_write(
+            reason,
+            verb,
+            |s| {
+                let Some(Object::Node(mut n)) = s.get(&key).map(|o| (**o).clone()) else {
+                    return Err(ApiError::NotFound { key: key.clone() });
+                };
+                n.spec.unschedulable = value;
+                s.update(Object::Node(n))
+            },
+            |o| ObjectKey::of(o),
+        )
+    }
+
+    /// `kubectl drain`: starts a `drain/<node>` component (`drain/<node>/<n>` for a later
+    /// drain of the same node) that cordons the node and evicts its pods, retrying refusals
+    /// every 5 s, until they are gone or the timeout passes; see
+    /// [`crate::controllers::drain`]. Its progress is in events.jsonl.
+    pub fn drain(
+        &mut self,
+        node: &str,
+        opts: crate::controllers::drain::DrainOptions,
+    ) -> Result<ComponentId, RuntimeError> {
+        let mut name = format!("drain/{node}");
+        let bound = self.world.component_names.len() + 2;
+        for n in 2..=bound {
+            if !self.world.component_names.contains(&name) {
+                break;
+            }
+            name = format!("drain/{node}/{n}");
+        }
+        self.add_component(Box::new(crate::controllers::drain::Drain::new(
+            name,
+            node.to_string(),
+            opts,
+        )))
+    }
+
     /// One API write on behalf of the scenario at the current time: logs a `Sim` event with
     /// `reason` when it succeeds, then fans the changes out to watchers.
     fn scenario_write<T>(

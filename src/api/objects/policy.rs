@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::meta::{Condition, IntOrString, ObjectMeta};
+use crate::api::meta::{Condition, IntOrString, ObjectMeta, Time};
 use crate::api::objects::pod::PreemptionPolicy;
 use crate::api::selector::LabelSelector;
 
@@ -41,7 +41,9 @@ pub enum UnhealthyPodEvictionPolicy {
 #[serde(rename_all = "camelCase", default)]
 pub struct PodDisruptionBudgetStatus {
     pub observed_generation: i64,
-    pub disrupted_pods: BTreeMap<String, serde_json::Value>,
+    /// Pods the Eviction API is deleting, by name, with the eviction time; the disruption
+    /// controller drops entries once the pod is terminating or 2 minutes have passed.
+    pub disrupted_pods: BTreeMap<String, Time>,
     pub disruptions_allowed: i32,
     pub current_healthy: i32,
     pub desired_healthy: i32,
