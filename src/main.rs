@@ -13,6 +13,8 @@ use kubesim::runtime::summary::Summary;
 use kubesim::scenario::{self, Scenario, ScenarioError};
 use kubesim::sim::{SimDuration, parse_duration};
 
+mod check;
+
 #[derive(Parser)]
 #[command(
     name = "kubesim",
@@ -54,6 +56,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run every scenario under the paths (recursively) and check its expectations.
+    Check {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Scenarios run at once (default 1). Results do not depend on it.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
@@ -71,6 +85,7 @@ fn parse_until(s: &str) -> Result<SimDuration, String> {
     parse_duration(s)
 }
 
+const EXIT_EXPECTATION_FAILED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_LIMIT: u8 = 3;
 
@@ -84,6 +99,7 @@ fn main() -> ExitCode {
             out,
         } => run(&scenario, seed, until, out),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
         Command::Explain {
             scenario,
             pod,
@@ -219,6 +235,8 @@ fn run(
     );
     Ok(if stopped {
         ExitCode::from(EXIT_LIMIT)
+    } else if summary.expectations_failed() {
+        ExitCode::from(EXIT_EXPECTATION_FAILED)
     } else {
         ExitCode::SUCCESS
     })
@@ -284,6 +302,9 @@ fn print_summary(s: &Summary, out: &Path) {
     );
     if let Some(reason) = &s.stopped {
         println!("  stopped early: {reason}");
+    }
+    for e in &s.expectations {
+        println!("  {}", check::describe(e));
     }
     println!("  outputs: {}", out.display());
     println!("digest: {}", s.digest);

@@ -7,7 +7,8 @@
 //! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet,
 //! StatefulSet, Job, TTL-after-finished and CronJob controllers, and, when the kubelet
 //! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
-//! collector (with `spec.controllers`). Without kubelets no node renews its Lease, so the
+//! collector (with `spec.controllers`), then the scenario's `timeline` (`spec.events`) and
+//! `expectations` (`spec.expect`) when the scenario has any. Without kubelets no node renews its Lease, so the
 //! node lifecycle controller would mark every node unreachable after the grace period.
 
 use std::io::Write;
@@ -121,6 +122,22 @@ pub fn build_with(
                 cfg.terminated_pod_gc_threshold,
             )))
             .expect("the pod-garbage-collector is registered once");
+    }
+    if !scenario.timeline.is_empty() {
+        cluster
+            .add_component(Box::new(crate::timeline::Timeline::new(
+                scenario.timeline.clone(),
+                scenario.pools.clone(),
+                scenario.config.duration,
+            )))
+            .expect("the timeline is registered once");
+    }
+    if !scenario.expectations.is_empty() {
+        cluster
+            .add_component(Box::new(crate::expect::Expectations::new(
+                scenario.expectations.clone(),
+            )))
+            .expect("the expectations component is registered once");
     }
     Ok(cluster)
 }

@@ -72,6 +72,13 @@ impl Context<'_> {
         self.world.store.get(key).cloned()
     }
 
+    /// A live list of one kind from the API server, in key order (as `kubectl get` does).
+    /// Costs O(objects of the kind): for operator-like components (the scenario timeline,
+    /// expectations) that act rarely, not for controllers, which keep watch caches.
+    pub fn list(&self, kind: crate::api::Kind) -> Vec<Arc<Object>> {
+        self.world.store.list(kind).cloned().collect()
+    }
+
     pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
         let r = self.world.store.create(obj);
         self.world.publish(self.engine);
@@ -125,6 +132,28 @@ impl Context<'_> {
 
     pub fn cancel_timer(&mut self, id: EventId) -> bool {
         self.engine.cancel(id)
+    }
+
+    /// Stores the result of expectation `index` (for summary.json); a later call replaces it.
+    pub fn set_expectation(
+        &mut self,
+        index: usize,
+        result: crate::runtime::summary::ExpectationResult,
+    ) {
+        let list = &mut self.world.expectations;
+        if list.len() <= index {
+            list.resize(
+                index + 1,
+                crate::runtime::summary::ExpectationResult {
+                    name: String::new(),
+                    status: crate::runtime::summary::ExpectationStatus::NotEvaluated,
+                    t_s: None,
+                    observed: String::new(),
+                    expected: String::new(),
+                },
+            );
+        }
+        list[index] = result;
     }
 
     /// Emits a Kubernetes Event (a line of events.jsonl).

@@ -106,6 +106,8 @@ pub struct World {
     watch_rng: RngStream,
     pub(crate) rngs: RngFactory,
     pub(crate) component_names: Vec<String>,
+    /// Expectation results, by declaration index (written by the expectations component).
+    pub(crate) expectations: Vec<summary::ExpectationResult>,
 }
 
 impl World {
@@ -179,6 +181,7 @@ impl Cluster {
             watch_rng: rngs.stream("apiserver/watch"),
             rngs,
             component_names: Vec::new(),
+            expectations: Vec::new(),
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -213,6 +216,11 @@ impl Cluster {
 
     pub fn engine(&self) -> &Engine<Event> {
         &self.engine
+    }
+
+    /// Expectation results so far, in declaration order.
+    pub fn expectations(&self) -> &[summary::ExpectationResult] {
+        &self.world.expectations
     }
 
     pub fn metrics_rows(&self) -> u64 {
