@@ -112,7 +112,12 @@ fn node_crash_makes_the_node_not_ready_and_heals_after_its_duration() {
     assert_eq!(ev.at("TimelineAction", "Node/node-0"), vec![10_000]);
     assert_eq!(ev.at("TimelineHeal", "Node/node-0"), vec![130_000]);
     assert!(ev.has("NodeNotReady", "Node/node-0", "", 60_000));
-    assert!(ev.has("TimelineAction", "Node/node-0", "crash (nodeCrash): node state Crashed", 0));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-0",
+        "crash (nodeCrash): node state Crashed",
+        0
+    ));
 }
 
 #[test]
@@ -122,7 +127,12 @@ fn node_recover_brings_a_crashed_node_back() {
         "    - {at: 10s, nodeCrash: {node: node-1}}
     - {name: back, at: 2m, nodeRecover: {selector: kubernetes.io/hostname=node-1}}\n",
     );
-    assert!(ev.has("TimelineAction", "Node/node-1", "back (nodeRecover): node state Running", 120_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-1",
+        "back (nodeRecover): node state Running",
+        120_000
+    ));
     assert!(ev.has("NodeNotReady", "Node/node-1", "", 60_000));
     // Rebooted: the kubelet starts the node's containers again.
     assert!(
@@ -157,9 +167,19 @@ fn kubelet_stop_and_start_are_timeline_actions() {
         "    - {name: stop, at: 10s, kubeletStop: {node: node-0}}
     - {name: start, at: 3m, kubeletStart: {node: node-0}}\n",
     );
-    assert!(ev.has("TimelineAction", "Node/node-0", "stop (kubeletStop): node state KubeletStopped", 10_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-0",
+        "stop (kubeletStop): node state KubeletStopped",
+        10_000
+    ));
     assert!(ev.has("NodeNotReady", "Node/node-0", "", 60_000));
-    assert!(ev.has("TimelineAction", "Node/node-0", "start (nodeRecover): node state Running", 180_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-0",
+        "start (nodeRecover): node state Running",
+        180_000
+    ));
 }
 
 #[test]
@@ -181,7 +201,12 @@ fn cordon_keeps_new_pods_off_and_heals_by_uncordoning() {
     - {name: grow, at: 20s, scale: {name: web, replicas: 4}}\n",
     );
     assert_eq!(ev.at("TimelineAction", "Node/node-0"), vec![10_000]);
-    assert!(ev.has("FailedScheduling", "Pod/default/web-", "unschedulable", 20_000));
+    assert!(ev.has(
+        "FailedScheduling",
+        "Pod/default/web-",
+        "unschedulable",
+        20_000
+    ));
     assert_eq!(ev.at("TimelineHeal", "Node/node-0"), vec![70_000]);
     assert!(ev.has("Scheduled", "Pod/default/web-", "", 70_000));
 }
@@ -193,7 +218,12 @@ fn uncordon_is_an_action_of_its_own() {
         "    - {at: 5s, cordon: {node: node-0}}
     - {name: open, at: 10s, uncordon: {node: node-0}}\n",
     );
-    assert!(ev.has("TimelineAction", "Node/node-0", "open (uncordon): uncordoned", 10_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-0",
+        "open (uncordon): uncordoned",
+        10_000
+    ));
 }
 
 #[test]
@@ -203,10 +233,25 @@ fn add_and_remove_nodes_scale_the_pool_from_its_template() {
         "    - {name: grow, at: 10s, addNodes: {pool: node, count: 2}}
     - {name: shrink, at: 30s, removeNodes: {pool: node, count: 3}}\n",
     );
-    assert!(ev.has("TimelineAction", "Node/node-3", "added to pool node", 10_000));
-    assert!(ev.has("TimelineAction", "Node/node-4", "added to pool node", 10_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-3",
+        "added to pool node",
+        10_000
+    ));
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-4",
+        "added to pool node",
+        10_000
+    ));
     for n in ["node-4", "node-3", "node-2"] {
-        assert!(ev.has("TimelineAction", &format!("Node/{n}"), "removed from pool node", 30_000));
+        assert!(ev.has(
+            "TimelineAction",
+            &format!("Node/{n}"),
+            "removed from pool node",
+            30_000
+        ));
     }
     assert!(!ev.has("TimelineAction", "Node/node-1", "removed", 0));
 }
@@ -219,7 +264,10 @@ fn pod_delete_every_interval_makes_the_replicaset_replace_pods() {
     );
     let deletes = ev.lines("TimelineAction");
     assert_eq!(deletes.len(), 3, "{deletes:?}");
-    let times: Vec<u64> = deletes.iter().map(|e| e["t_ms"].as_u64().unwrap()).collect();
+    let times: Vec<u64> = deletes
+        .iter()
+        .map(|e| e["t_ms"].as_u64().unwrap())
+        .collect();
     assert_eq!(times, vec![20_000, 40_000, 60_000]);
     let creates = ev.lines("SuccessfulCreate").len();
     assert!(creates >= 3 + 3, "{creates} creates");
@@ -231,7 +279,12 @@ fn label_quarantines_a_pod_out_of_its_replicaset() {
         "1m",
         "    - {name: quarantine, at: 20s, label: {selector: app=web, limit: 1, add: {app: quarantined, debug: \"true\"}}}\n",
     );
-    assert!(ev.has("TimelineAction", "Pod/default/web-", "labels app=quarantined debug=true", 20_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Pod/default/web-",
+        "labels app=quarantined debug=true",
+        20_000
+    ));
     // The ReplicaSet released it and made a fourth pod.
     assert_eq!(ev.lines("SuccessfulCreate").len(), 4);
 }
@@ -246,10 +299,30 @@ fn scale_set_image_rollback_pause_and_resume_drive_the_deployment() {
     - {name: hold, at: 90s, duration: 30s, pause: {name: web}}
     - {name: bump2, at: 100s, setImage: {name: web, image: nginx:1.29}}\n",
     );
-    assert!(ev.has("TimelineAction", "Deployment/default/web", "up (scale): scaled to replicas=5", 10_000));
-    assert!(ev.has("TimelineAction", "Deployment/default/web", "image web=nginx:1.28", 30_000));
-    assert!(ev.has("TimelineAction", "Deployment/default/web", "rolled back to the previous revision", 60_000));
-    assert!(ev.has("TimelineAction", "Deployment/default/web", "hold (pause): paused", 90_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Deployment/default/web",
+        "up (scale): scaled to replicas=5",
+        10_000
+    ));
+    assert!(ev.has(
+        "TimelineAction",
+        "Deployment/default/web",
+        "image web=nginx:1.28",
+        30_000
+    ));
+    assert!(ev.has(
+        "TimelineAction",
+        "Deployment/default/web",
+        "rolled back to the previous revision",
+        60_000
+    ));
+    assert!(ev.has(
+        "TimelineAction",
+        "Deployment/default/web",
+        "hold (pause): paused",
+        90_000
+    ));
     assert!(ev.has("TimelineHeal", "Deployment/default/web", "resumed", 120_000));
     let scaling: Vec<u64> = ev
         .lines("ScalingReplicaSet")
@@ -258,7 +331,10 @@ fn scale_set_image_rollback_pause_and_resume_drive_the_deployment() {
         .collect();
     // The rollout of nginx:1.29 waits for the resume.
     assert!(scaling.iter().any(|t| *t >= 120_000), "{scaling:?}");
-    assert!(!scaling.iter().any(|t| (100_000..120_000).contains(t)), "{scaling:?}");
+    assert!(
+        !scaling.iter().any(|t| (100_000..120_000).contains(t)),
+        "{scaling:?}"
+    );
 }
 
 #[test]
@@ -284,7 +360,10 @@ fn scale_sets_a_jobs_parallelism() {
     let r = run_yaml("job.yaml", &yaml);
     assert_eq!(r.output.status.code(), Some(0), "{}", stderr(&r.output));
     let text = std::fs::read_to_string(r.out.join("events.jsonl")).unwrap();
-    assert!(text.contains("wider (scale): scaled to parallelism=3"), "{text}");
+    assert!(
+        text.contains("wider (scale): scaled to parallelism=3"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -305,7 +384,12 @@ fn apply_inline_and_from_a_file_and_delete() {
     assert!(ev.has("TimelineAction", "Pod/default/extra", "created", 5_000));
     assert!(ev.has("TimelineAction", "Pod/default/from-file", "created", 10_000));
     assert!(ev.has("Scheduled", "Pod/default/from-file", "", 10_000));
-    assert!(ev.has("TimelineAction", "Deployment/default/web", "drop (delete): deleted", 20_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Deployment/default/web",
+        "drop (delete): deleted",
+        20_000
+    ));
 }
 
 fn validate(name: &str, events: &str) -> (i32, String) {
@@ -322,11 +406,20 @@ fn drain_and_network_actions_are_rejected_at_their_line_and_column() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("drain.yaml:33:14"), "{err}");
     assert!(err.contains("spec.events[0].drain"), "{err}");
-    assert!(err.contains("not supported by this version of kubesim yet"), "{err}");
+    assert!(
+        err.contains("not supported by this version of kubesim yet"),
+        "{err}"
+    );
     for action in ["networkPartition", "linkDegradation", "trafficRate"] {
-        let (code, err) = validate("net.yaml", &format!("    - at: 10s\n      {action}: {{}}\n"));
+        let (code, err) = validate(
+            "net.yaml",
+            &format!("    - at: 10s\n      {action}: {{}}\n"),
+        );
         assert_eq!(code, 2, "{err}");
-        assert!(err.contains("not supported by this version of kubesim yet"), "{err}");
+        assert!(
+            err.contains("not supported by this version of kubesim yet"),
+            "{err}"
+        );
     }
 }
 
@@ -343,9 +436,21 @@ fn bad_timeline_entries_are_reported_with_their_place() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("one action per entry"), "{err}");
-    assert!(err.contains("spec.events[1].every: Invalid value: 0s"), "{err}");
+    assert!(
+        err.contains("spec.events[1].every: Invalid value: 0s"),
+        "{err}"
+    );
     assert!(err.contains("spec.events[2].duration"), "{err}");
-    assert!(err.contains("spec.events[3].addNodes.pool: Not found"), "{err}");
-    assert!(err.contains("spec.events[4].nodeCrash: Required value"), "{err}");
-    assert!(err.contains("spec.events[5].explode: unknown field"), "{err}");
+    assert!(
+        err.contains("spec.events[3].addNodes.pool: Not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.events[4].nodeCrash: Required value"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.events[5].explode: unknown field"),
+        "{err}"
+    );
 }
