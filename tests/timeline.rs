@@ -454,3 +454,62 @@ fn bad_timeline_entries_are_reported_with_their_place() {
         "{err}"
     );
 }
+
+#[test]
+fn container_kill_makes_the_kubelet_see_an_exit_137_and_restart() {
+    let ev = run(
+        "1m",
+        "    - {name: oom-ish, at: 20s, containerKill: {selector: app=web, limit: 1, container: web}}\n",
+    );
+    let kills = ev.lines("TimelineAction");
+    assert_eq!(kills.len(), 1, "{kills:?}");
+    let pod = kills[0]["object"].as_str().unwrap().to_string();
+    assert!(
+        kills[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kill container web")
+    );
+    assert!(ev.has("Killed", &pod, "Container web was killed", 20_000));
+    // Restarted at once (first restart has no back-off).
+    let started = ev.at("Started", &pod);
+    assert_eq!(started.len(), 2, "{started:?}");
+    assert!(started[1] >= 20_000);
+}
+
+#[test]
+fn registry_outage_fails_pulls_of_matching_images_until_it_heals() {
+    let ev = run(
+        "3m",
+        "    - {name: registry-down, at: 10s, duration: 1m, registryOutage: {image: \"nginx:*\"}}
+    - {name: bump, at: 20s, setImage: {name: web, image: nginx:1.28}}\n",
+    );
+    assert!(ev.has(
+        "TimelineAction",
+        "Namespace/kube-system",
+        "registry down for images nginx:*",
+        10_000
+    ));
+    assert!(ev.has("Failed", "Pod/default/web-", "registry unavailable", 20_000));
+    assert!(ev.has(
+        "TimelineHeal",
+        "Namespace/kube-system",
+        "registry back",
+        70_000
+    ));
+    let pulled: Vec<u64> = ev
+        .lines("Pulled")
+        .iter()
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("Successfully pulled image \"nginx:1.28\"")
+        })
+        .map(|e| e["t_ms"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !pulled.is_empty() && pulled.iter().all(|t| *t >= 70_000),
+        "{pulled:?}"
+    );
+}

@@ -192,6 +192,42 @@ impl ProbeKind {
 /// drives a node's kubelet. A simulator control channel, not Kubernetes API behaviour.
 pub const NODE_STATE_ANNOTATION: &str = "kubesim.io/node-state";
 
+/// Pod annotation through which the simulator kills containers (the timeline's
+/// `containerKill`): `<container name or *>/<sequence>`; each new value kills the running
+/// containers it names once. A simulator control channel, not Kubernetes API behaviour.
+pub const KILL_ANNOTATION: &str = "kubesim.io/kill-container";
+
+/// Namespace `kube-system` annotation listing image patterns (comma-separated, `*` matches
+/// any run of characters) whose registry is down: pulls of matching images fail
+/// (`ErrImagePull`, then back-off) while it is set. A simulator control channel.
+pub const REGISTRY_OUTAGE_ANNOTATION: &str = "kubesim.io/registry-outage";
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters. Linear in
+/// `pattern.len() * text.len()` at worst.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 /// What the node's kubelet and machine are doing (annotation [`NODE_STATE_ANNOTATION`]).
 ///
 /// - `Running` (annotation absent or `Running`): normal operation.
@@ -486,6 +522,15 @@ impl KubeletFleet {
             if pod.metadata.deletion_timestamp.is_some() && !state.terminating {
                 state.pod.metadata = pod.metadata.clone();
                 self.terminate(&key, ctx);
+                return;
+            }
+            let kill = pod.metadata.annotations.get(KILL_ANNOTATION);
+            if kill.is_some() && kill != state.pod.metadata.annotations.get(KILL_ANNOTATION) {
+                let kill = kill.cloned().unwrap_or_default();
+                state.pod.metadata.annotations = pod.metadata.annotations.clone();
+                if !state.terminating {
+                    self.kill_containers(&key, &kill, ctx);
+                }
             }
             return;
         }
@@ -505,6 +550,47 @@ impl KubeletFleet {
             return;
         }
         self.admit(key, pod.clone(), ctx);
+    }
+
+    /// The container-kill hook ([`KILL_ANNOTATION`]): running containers named by the
+    /// annotation (`*`: all) exit at once with 137, as after SIGKILL, and restart per
+    /// restartPolicy and back-off.
+    fn kill_containers(&mut self, key: &ObjectKey, value: &str, ctx: &mut Context<'_>) {
+        let target = value.rsplit_once('/').map_or(value, |(c, _)| c);
+        let Some(p) = self.pods.get(key) else { return };
+        let victims: Vec<usize> = p
+            .ctrs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.run == Run::Running && (target == "*" || c.spec.name == target))
+            .map(|(i, _)| i)
+            .collect();
+        for i in victims {
+            if let Some(p) = self.pods.get(key) {
+                let name = p.ctrs[i].spec.name.clone();
+                Self::event(
+                    ctx,
+                    p,
+                    EventType::Warning,
+                    "Killed",
+                    format!("Container {name} was killed (SIGKILL)"),
+                );
+            }
+            self.exited(key, i, 137, "Error", ctx);
+        }
+    }
+
+    /// Whether an image registry outage (annotation [`REGISTRY_OUTAGE_ANNOTATION`] on
+    /// Namespace `kube-system`, read live at pull time as a pull contacts the registry)
+    /// covers `image`.
+    fn registry_down(image: &str, ctx: &Context<'_>) -> bool {
+        let key = ObjectKey::new(Kind::Namespace, "", "kube-system");
+        ctx.get(&key).is_some_and(|ns| {
+            ns.meta()
+                .annotations
+                .get(REGISTRY_OUTAGE_ANNOTATION)
+                .is_some_and(|v| v.split(',').any(|p| glob_match(p.trim(), image)))
+        })
     }
 
     fn forget(&mut self, key: &ObjectKey) {
@@ -947,12 +1033,23 @@ impl KubeletFleet {
         let c = &mut p.ctrs[i];
         let image = c.spec.image.clone();
         let bkey = image_backoff_key(&p.pod.metadata.uid, &image);
-        if c.pull_failures_left > 0 {
-            c.pull_failures_left -= 1;
+        let outage = Self::registry_down(&image, ctx);
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let c = &mut p.ctrs[i];
+        if outage || c.pull_failures_left > 0 {
+            let msg = if outage {
+                format!(
+                    "Failed to pull image \"{image}\": rpc error: code = Unavailable desc = failed to resolve reference \"{image}\": registry unavailable"
+                )
+            } else {
+                c.pull_failures_left -= 1;
+                format!(
+                    "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\""
+                )
+            };
             c.run = Run::Waiting;
-            let msg = format!(
-                "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\""
-            );
             c.status.state = waiting(reasons::ERR_IMAGE_PULL, msg.clone());
             Self::event(ctx, p, EventType::Warning, "Failed", msg);
             Self::event(

@@ -13,13 +13,15 @@
 //!   timers set at each firing. Every entry fires at most [`spec::MAX_FIRINGS`] times.
 //!
 //! One file per family of actions: `nodes.rs` (node state, zone outage, cordon, pool
-//! scaling), `pods.rs` (delete, label), `workloads.rs` (scale, image, rollback, pause),
+//! scaling), `pods.rs` (delete, container kill, label), `registry.rs` (image registry
+//! outage), `workloads.rs` (scale, image, rollback, pause),
 //! `objects.rs` (apply, delete).
 
 pub mod fields;
 mod nodes;
 mod objects;
 mod pods;
+mod registry;
 pub mod spec;
 mod workloads;
 
@@ -54,6 +56,7 @@ enum Undo {
     NodesRunning(Vec<String>),
     Uncordon(Vec<String>),
     Resume,
+    RegistryUp,
 }
 
 impl Timeline {
@@ -127,6 +130,14 @@ impl Timeline {
                 pods::delete(&e, target, ctx);
                 None
             }
+            Action::ContainerKill { target, container } => {
+                pods::kill(&e, target, container.as_deref(), ctx);
+                None
+            }
+            Action::RegistryOutage { image } => {
+                registry::outage(&e, image, true, ctx);
+                Some(Undo::RegistryUp)
+            }
             Action::Label {
                 target,
                 add,
@@ -175,6 +186,11 @@ impl Timeline {
         match undo {
             Undo::NodesRunning(names) => nodes::restore(&e, &names, ctx),
             Undo::Uncordon(names) => nodes::uncordon_names(&e, &names, ctx),
+            Undo::RegistryUp => {
+                if let Action::RegistryOutage { image } = &e.action {
+                    registry::outage(&e, image, false, ctx);
+                }
+            }
             Undo::Resume => {
                 if let Action::Pause { key, .. } = &e.action {
                     workloads::resume_heal(&e, key, ctx);

@@ -1,4 +1,5 @@
-//! Pod actions: delete (graceful, as `kubectl delete pod -l`) and label changes (as
+//! Pod actions: delete (graceful, as `kubectl delete pod -l`), container kill (through the
+//! kubelet's `kubesim.io/kill-container` hook) and label changes (as
 //! `kubectl label pod -l`, e.g. to quarantine a pod out of its ReplicaSet's selector).
 
 use crate::api::DeleteOptions;
@@ -40,6 +41,35 @@ pub(super) fn delete(e: &Entry, target: &PodTarget, ctx: &mut Context<'_>) {
     for key in keys {
         match ctx.delete(&key, &DeleteOptions::default()) {
             Ok(_) => record(ctx, ACTION, e, key.to_string(), "deleted".into()),
+            Err(err) => record(ctx, FAILED, e, key.to_string(), err.to_string()),
+        }
+    }
+}
+
+/// Container kill: a new value of the pod's `kubesim.io/kill-container` annotation, which the
+/// kubelet answers by killing the named (or every) running container with 137.
+pub(super) fn kill(e: &Entry, target: &PodTarget, container: Option<&str>, ctx: &mut Context<'_>) {
+    let keys = resolve(target, ctx);
+    if keys.is_empty() {
+        none_matched(e, ctx);
+    }
+    let which = container.unwrap_or("*");
+    let value = format!("{which}/{}", ctx.now().as_nanos());
+    for key in keys {
+        let r = ctx.patch(&key, |o| {
+            o.meta_mut()
+                .annotations
+                .insert(crate::kubelet::KILL_ANNOTATION.into(), value.clone());
+            true
+        });
+        match r {
+            Ok(_) => record(
+                ctx,
+                ACTION,
+                e,
+                key.to_string(),
+                format!("kill container {which}"),
+            ),
             Err(err) => record(ctx, FAILED, e, key.to_string(), err.to_string()),
         }
     }

@@ -144,6 +144,15 @@ pub enum Action {
     PodDelete {
         target: PodTarget,
     },
+    /// Running containers of the matching pods exit with 137 (`container`: one by name).
+    ContainerKill {
+        target: PodTarget,
+        container: Option<String>,
+    },
+    /// Pulls of images matching the pattern (`*` wildcards) fail.
+    RegistryOutage {
+        image: String,
+    },
     Label {
         target: PodTarget,
         add: BTreeMap<String, String>,
@@ -191,6 +200,8 @@ impl Action {
             Action::AddNodes { .. } => "addNodes",
             Action::RemoveNodes { .. } => "removeNodes",
             Action::PodDelete { .. } => "podDelete",
+            Action::ContainerKill { .. } => "containerKill",
+            Action::RegistryOutage { .. } => "registryOutage",
             Action::Label { .. } => "label",
             Action::Scale { .. } => "scale",
             Action::SetImage { .. } => "setImage",
@@ -211,6 +222,7 @@ impl Action {
                 ..
             } | Action::NodeReboot { .. }
                 | Action::ZoneOutage { .. }
+                | Action::RegistryOutage { .. }
                 | Action::Cordon { on: true, .. }
                 | Action::Pause { paused: true, .. }
         )
@@ -230,6 +242,8 @@ pub const ACTIONS: &[&str] = &[
     "addNodes",
     "removeNodes",
     "podDelete",
+    "containerKill",
+    "registryOutage",
     "label",
     "scale",
     "setImage",
@@ -246,14 +260,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("linkDegradation", "the network model is not built yet"),
     ("trafficRate", "the traffic model is not built yet"),
     ("drain", "the Eviction API is not built yet"),
-    (
-        "containerKill",
-        "the kubelet has no container-kill hook yet",
-    ),
-    (
-        "registryOutage",
-        "the kubelet has no registry-outage hook yet",
-    ),
     (
         "controlPlaneOutage",
         "the API server has no outage mode yet",
@@ -410,7 +416,7 @@ fn parse_entry(
         problems.push((
             f.field("duration"),
             format!(
-                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, cordon and pause"
+                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, cordon and pause"
             ),
         ));
     }
@@ -500,6 +506,21 @@ fn parse_action(
         "podDelete" => Action::PodDelete {
             target: pod_target(&mut f, problems)?,
         },
+        "containerKill" => Action::ContainerKill {
+            target: pod_target(&mut f, problems)?,
+            container: f.string("container", problems),
+        },
+        "registryOutage" => {
+            let image = f.required_string("image", problems)?;
+            if image.is_empty() || image.contains(',') {
+                problems.push((
+                    f.field("image"),
+                    format!("Invalid value: {image:?}: one image pattern, `*` matching any run of characters"),
+                ));
+                return None;
+            }
+            Action::RegistryOutage { image }
+        }
         "label" => {
             let target = pod_target(&mut f, problems)?;
             let add = f.string_map("add", problems).unwrap_or_default();
