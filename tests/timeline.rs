@@ -513,3 +513,45 @@ fn registry_outage_fails_pulls_of_matching_images_until_it_heals() {
         "{pulled:?}"
     );
 }
+
+#[test]
+fn control_plane_outage_rejects_writes_and_stalls_watches_until_it_heals() {
+    let ev = run(
+        "4m",
+        "    - {name: grow, at: 19s, scale: {name: web, replicas: 5}}
+    - {name: api-down, at: 19020ms, duration: 1m, controlPlaneOutage: {}}
+    - {name: poke, at: 30s, podDelete: {selector: app=web}}\n",
+    );
+    assert!(ev.has(
+        "TimelineAction",
+        "ControlPlane/apiserver",
+        "API writes fail with 503",
+        19_020
+    ));
+    assert_eq!(
+        ev.at("TimelineHeal", "ControlPlane/apiserver"),
+        vec![79_020]
+    );
+    // The timeline's own write during the outage is refused.
+    assert!(ev.has(
+        "TimelineActionFailed",
+        "Pod/default/web-",
+        "unable to handle the request",
+        30_000
+    ));
+    let creates: Vec<u64> = ev
+        .lines("SuccessfulCreate")
+        .iter()
+        .map(|e| e["t_ms"].as_u64().unwrap())
+        .filter(|t| *t > 19_000)
+        .collect();
+    assert!(
+        !creates.is_empty(),
+        "the scale-up completes after the outage"
+    );
+    assert!(
+        creates.iter().all(|t| *t >= 79_020),
+        "nothing is created while the control plane is down: {creates:?}"
+    );
+    assert!(ev.has("Scheduled", "Pod/default/web-", "", 79_020));
+}

@@ -192,6 +192,9 @@ impl ProbeKind {
 /// drives a node's kubelet. A simulator control channel, not Kubernetes API behaviour.
 pub const NODE_STATE_ANNOTATION: &str = "kubesim.io/node-state";
 
+/// How soon a refused pod status write is retried (status manager `syncPeriod`).
+const STATUS_SYNC_PERIOD: SimDuration = SimDuration::from_secs(10);
+
 /// Pod annotation through which the simulator kills containers (the timeline's
 /// `containerKill`): `<container name or *>/<sequence>`; each new value kills the running
 /// containers it names once. A simulator control channel, not Kubernetes API behaviour.
@@ -351,6 +354,8 @@ enum Action {
     ForceDelete,
     /// The pod's `activeDeadlineSeconds` passed.
     ActiveDeadline,
+    /// Retry a pod status write the API server refused (status manager's periodic sync).
+    RetryStatus,
 }
 
 struct Timer {
@@ -376,6 +381,8 @@ pub struct KubeletFleet {
     /// Keyed `<podUID>_<image>`, as `image_manager.go`.
     image_backoff: Backoff<String>,
     dirty: BTreeSet<ObjectKey>,
+    /// Pods whose status write failed (control-plane outage), with a retry timer set.
+    status_retry: BTreeSet<ObjectKey>,
 }
 
 const WATCH_NODES: usize = 0;
@@ -436,6 +443,7 @@ impl KubeletFleet {
             timers: HashMap::new(),
             next_token: 0,
             dirty: BTreeSet::new(),
+            status_retry: BTreeSet::new(),
         }
     }
 
@@ -1743,7 +1751,18 @@ impl KubeletFleet {
                 .map(|c| c.status.clone())
                 .collect();
             pod.metadata.resource_version = 0;
-            let _ = ctx.update(Object::Pod(pod));
+            if let Err(crate::api::ApiError::ServiceUnavailable) = ctx.update(Object::Pod(pod))
+                && self.status_retry.insert(key.clone())
+            {
+                // The status manager re-syncs every 10s (`syncPeriod`, status_manager.go).
+                self.schedule(
+                    ctx,
+                    now.saturating_add(STATUS_SYNC_PERIOD),
+                    &key,
+                    0,
+                    Action::RetryStatus,
+                );
+            }
         }
     }
 
@@ -1763,6 +1782,11 @@ impl KubeletFleet {
             }
             Action::ActiveDeadline => {
                 self.active_deadline(&t.pod, ctx);
+                return;
+            }
+            Action::RetryStatus => {
+                self.status_retry.remove(&t.pod);
+                self.dirty.insert(t.pod);
                 return;
             }
             _ => {}
@@ -1794,7 +1818,7 @@ impl KubeletFleet {
                 }
             }
             Action::ProbeFail { liveness, kill } => self.probe_fail(key, i, liveness, kill, ctx),
-            Action::ForceDelete | Action::ActiveDeadline => {}
+            Action::ForceDelete | Action::ActiveDeadline | Action::RetryStatus => {}
         }
     }
 }

@@ -79,13 +79,32 @@ impl Context<'_> {
         self.world.store.list(kind).cloned().collect()
     }
 
+    /// `Err(ServiceUnavailable)` during a control-plane outage.
+    fn api_up(&self) -> Result<(), ApiError> {
+        if self.world.api_down {
+            Err(ApiError::ServiceUnavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts or ends a control-plane outage (the scenario timeline's
+    /// `controlPlaneOutage`; a simulator control, not an API call): while it lasts every
+    /// component write fails with [`ApiError::ServiceUnavailable`] and watch deliveries are
+    /// held back, then delivered in order when it ends. Reads still work.
+    pub fn set_control_plane_outage(&mut self, down: bool) {
+        self.world.set_api_down(down, self.engine);
+    }
+
     pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.api_up()?;
         let r = self.world.store.create(obj);
         self.world.publish(self.engine);
         r
     }
 
     pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.api_up()?;
         let r = self.world.store.update(obj);
         self.world.publish(self.engine);
         r
@@ -96,6 +115,7 @@ impl Context<'_> {
         key: &ObjectKey,
         opts: &DeleteOptions,
     ) -> Result<DeleteOutcome, ApiError> {
+        self.api_up()?;
         let r = self.world.store.delete(key, opts);
         self.world.publish(self.engine);
         r
@@ -109,6 +129,7 @@ impl Context<'_> {
         key: &ObjectKey,
         change: impl FnOnce(&mut Object) -> bool,
     ) -> Result<Option<Arc<Object>>, ApiError> {
+        self.api_up()?;
         let Some(current) = self.world.store.get(key).cloned() else {
             return Err(ApiError::NotFound { key: key.clone() });
         };

@@ -14,7 +14,8 @@
 //!
 //! One file per family of actions: `nodes.rs` (node state, zone outage, cordon, pool
 //! scaling), `pods.rs` (delete, container kill, label), `registry.rs` (image registry
-//! outage), `workloads.rs` (scale, image, rollback, pause),
+//! outage), and here: control-plane outage (`Context::set_control_plane_outage`: a
+//! simulator control; the timeline's own API writes fail during it like everyone's). `workloads.rs` (scale, image, rollback, pause),
 //! `objects.rs` (apply, delete).
 
 pub mod fields;
@@ -57,6 +58,7 @@ enum Undo {
     Uncordon(Vec<String>),
     Resume,
     RegistryUp,
+    ControlPlaneUp,
 }
 
 impl Timeline {
@@ -138,6 +140,17 @@ impl Timeline {
                 registry::outage(&e, image, true, ctx);
                 Some(Undo::RegistryUp)
             }
+            Action::ControlPlaneOutage => {
+                ctx.set_control_plane_outage(true);
+                record(
+                    ctx,
+                    ACTION,
+                    &e,
+                    "ControlPlane/apiserver".into(),
+                    "API writes fail with 503, watches stalled".into(),
+                );
+                Some(Undo::ControlPlaneUp)
+            }
             Action::Label {
                 target,
                 add,
@@ -186,6 +199,16 @@ impl Timeline {
         match undo {
             Undo::NodesRunning(names) => nodes::restore(&e, &names, ctx),
             Undo::Uncordon(names) => nodes::uncordon_names(&e, &names, ctx),
+            Undo::ControlPlaneUp => {
+                ctx.set_control_plane_outage(false);
+                record(
+                    ctx,
+                    HEAL,
+                    &e,
+                    "ControlPlane/apiserver".into(),
+                    "API back; held watch events delivered".into(),
+                );
+            }
             Undo::RegistryUp => {
                 if let Action::RegistryOutage { image } = &e.action {
                     registry::outage(&e, image, false, ctx);

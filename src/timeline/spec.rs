@@ -153,6 +153,8 @@ pub enum Action {
     RegistryOutage {
         image: String,
     },
+    /// API writes fail with 503 and watches stall until the heal (or the end of the run).
+    ControlPlaneOutage,
     Label {
         target: PodTarget,
         add: BTreeMap<String, String>,
@@ -202,6 +204,7 @@ impl Action {
             Action::PodDelete { .. } => "podDelete",
             Action::ContainerKill { .. } => "containerKill",
             Action::RegistryOutage { .. } => "registryOutage",
+            Action::ControlPlaneOutage => "controlPlaneOutage",
             Action::Label { .. } => "label",
             Action::Scale { .. } => "scale",
             Action::SetImage { .. } => "setImage",
@@ -223,6 +226,7 @@ impl Action {
             } | Action::NodeReboot { .. }
                 | Action::ZoneOutage { .. }
                 | Action::RegistryOutage { .. }
+                | Action::ControlPlaneOutage
                 | Action::Cordon { on: true, .. }
                 | Action::Pause { paused: true, .. }
         )
@@ -244,6 +248,7 @@ pub const ACTIONS: &[&str] = &[
     "podDelete",
     "containerKill",
     "registryOutage",
+    "controlPlaneOutage",
     "label",
     "scale",
     "setImage",
@@ -260,10 +265,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("linkDegradation", "the network model is not built yet"),
     ("trafficRate", "the traffic model is not built yet"),
     ("drain", "the Eviction API is not built yet"),
-    (
-        "controlPlaneOutage",
-        "the API server has no outage mode yet",
-    ),
 ];
 
 const TRIGGER_KEYS: &[&str] = &["name", "at", "every", "until", "count", "duration"];
@@ -416,7 +417,7 @@ fn parse_entry(
         problems.push((
             f.field("duration"),
             format!(
-                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, cordon and pause"
+                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon and pause"
             ),
         ));
     }
@@ -510,6 +511,7 @@ fn parse_action(
             target: pod_target(&mut f, problems)?,
             container: f.string("container", problems),
         },
+        "controlPlaneOutage" => Action::ControlPlaneOutage,
         "registryOutage" => {
             let image = f.required_string("image", problems)?;
             if image.is_empty() || image.contains(',') {
