@@ -451,7 +451,7 @@ impl KubeletFleet {
         &self.config
     }
 
-    fn behavior_for(&self, pod: &Pod, container: &str) -> Option<usize> {
+    fn behavior_for(&self, pod: &Pod, container: &str, image: &str) -> Option<usize> {
         let named = pod.metadata.annotations.get(BEHAVIOR_ANNOTATION);
         self.behaviors.iter().enumerate().position(|(i, b)| {
             let applies = match named {
@@ -460,7 +460,9 @@ impl KubeletFleet {
                     .as_ref()
                     .is_some_and(|s| s.matches(&pod.metadata.labels)),
             };
-            applies && b.container.as_deref().is_none_or(|c| c == container)
+            applies
+                && b.container.as_deref().is_none_or(|c| c == container)
+                && b.image.as_deref().is_none_or(|p| glob_match(p, image))
         })
     }
 
@@ -871,7 +873,7 @@ impl KubeletFleet {
             .map(|c| (c, true))
             .chain(pod.spec.containers.iter().map(|c| (c, false)))
         {
-            let behavior = self.behavior_for(&pod, &c.name);
+            let behavior = self.behavior_for(&pod, &c.name, &c.image);
             let pull_failures_left = behavior.map_or(0, |b| self.behaviors[b].image_pull_failures);
             ctrs.push(Ctr {
                 spec: c.clone(),
