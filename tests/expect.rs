@@ -410,3 +410,23 @@ mod xml {
         root.ok_or_else(|| "no root element".into())
     }
 }
+
+#[test]
+fn check_reports_the_same_digest_as_run() {
+    let scenario = scenarios_dir().join("zone-outage.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let digest = stdout(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("digest: ").map(str::to_string))
+        .unwrap();
+    let c = kubesim(&["check", scenario.to_str().unwrap()]);
+    assert_eq!(c.status.code(), Some(0), "{}", stdout(&c));
+    assert!(stdout(&c).contains(&digest[..16]), "{}", stdout(&c));
+}
