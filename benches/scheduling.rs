@@ -103,6 +103,8 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
             timeline: Vec::new(),
             pools: Vec::new(),
             expectations: Vec::new(),
+            events_source: Vec::new(),
+            chaos: None,
         },
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),

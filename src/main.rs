@@ -41,6 +41,11 @@ enum Command {
         /// Output directory (default: out/<scenario file name without extension>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the run's whole timeline (spec.events plus the faults spec.chaos drew) to
+        /// this file as an explicit `events:` list: put it in place of `events` and `chaos`
+        /// to replay the run.
+        #[arg(long)]
+        record_faults: Option<PathBuf>,
     },
     /// Show how the scheduler evaluates one pod: every node's filter verdicts and scores.
     Explain {
@@ -97,7 +102,8 @@ fn main() -> ExitCode {
             seed,
             until,
             out,
-        } => run(&scenario, seed, until, out),
+            record_faults,
+        } => run(&scenario, seed, until, out, record_faults.as_deref()),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
         Command::Explain {
@@ -182,6 +188,7 @@ fn run(
     seed: Option<u64>,
     until: Option<SimDuration>,
     out: Option<PathBuf>,
+    record_faults: Option<&Path>,
 ) -> Result<ExitCode> {
     #[allow(clippy::disallowed_methods)] // Wall-clock timing for stderr only.
     let started = std::time::Instant::now();
@@ -200,6 +207,19 @@ fn run(
     }
     if let Some(until) = until {
         scenario.config.duration = until;
+    }
+    if let Some(file) = record_faults {
+        let (raw, _) = kubesim::timeline::full_timeline(&scenario);
+        let mut text = format!(
+            "# The timeline of scenario {:?} with seed {}: spec.events and the faults spec.chaos drew.\n# Replace `events:` and `chaos:` in spec with this list to replay the run.\nevents:\n",
+            scenario.name, scenario.config.seed
+        );
+        for entry in &raw {
+            text.push_str("  - ");
+            text.push_str(&serde_json::to_string(entry)?);
+            text.push('\n');
+        }
+        fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
     }
     let out = out.unwrap_or_else(|| {
         let stem = path

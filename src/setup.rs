@@ -123,10 +123,11 @@ pub fn build_with(
             )))
             .expect("the pod-garbage-collector is registered once");
     }
-    if !scenario.timeline.is_empty() {
+    let (_, timeline) = crate::timeline::full_timeline(scenario);
+    if !timeline.is_empty() {
         cluster
             .add_component(Box::new(crate::timeline::Timeline::new(
-                scenario.timeline.clone(),
+                timeline,
                 scenario.pools.clone(),
                 scenario.config.duration,
             )))

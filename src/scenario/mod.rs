@@ -55,6 +55,11 @@ pub struct Scenario {
     pub pools: Vec<crate::timeline::PoolTemplate>,
     /// `spec.expect`, checked.
     pub expectations: Vec<crate::expect::Expectation>,
+    /// `spec.events` as written (for `--record-faults`).
+    pub events_source: Vec<serde_json::Value>,
+    /// `spec.chaos`, checked; expanded into timeline entries when the cluster is built
+    /// (after `--seed` may have changed the seed).
+    pub chaos: Option<crate::timeline::chaos::ChaosSpec>,
 }
 
 /// An object and where it came from.
@@ -212,11 +217,7 @@ impl Loader<'_, '_> {
             }
         };
         let s = &parsed.spec;
-        for (key, value) in [
-            ("network", &s.network),
-            ("traffic", &s.traffic),
-            ("chaos", &s.chaos),
-        ] {
+        for (key, value) in [("network", &s.network), ("traffic", &s.traffic)] {
             if value.is_some() {
                 d.report(
                     self.sink,
@@ -266,6 +267,15 @@ impl Loader<'_, '_> {
             Some(v) => self.timeline(&d, v, &pools),
             None => Vec::new(),
         };
+        let chaos = s.chaos.as_ref().map(|v| {
+            let names: Vec<String> = pools.iter().map(|p| p.spec.name.clone()).collect();
+            let mut problems = Vec::new();
+            let c = crate::timeline::chaos::parse(v, &names, &mut problems);
+            for (path, msg) in problems {
+                d.report(self.sink, &path, msg);
+            }
+            c
+        });
         let expectations = match &s.expect {
             Some(v) => {
                 let mut problems = Vec::new();
@@ -324,6 +334,11 @@ impl Loader<'_, '_> {
                     .default_unreachable_toleration_seconds,
             },
         };
+        let events_source = s
+            .events
+            .as_ref()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
         Some(Scenario {
             name: parsed.metadata.name,
             description: parsed.metadata.description,
@@ -336,6 +351,8 @@ impl Loader<'_, '_> {
             timeline,
             pools,
             expectations,
+            events_source,
+            chaos,
         })
     }
 

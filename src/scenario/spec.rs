@@ -59,11 +59,12 @@ pub struct ScenarioSpec {
     pub events: Option<serde_json::Value>,
     /// Expectations (`crate::expect`), decoded by hand.
     pub expect: Option<serde_json::Value>,
+    /// Random fault generators (`crate::timeline::chaos`), decoded by hand.
+    pub chaos: Option<serde_json::Value>,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
     pub network: Option<serde_json::Value>,
     pub traffic: Option<serde_json::Value>,
-    pub chaos: Option<serde_json::Value>,
 }
 
 impl Default for ScenarioSpec {

@@ -18,6 +18,7 @@
 //! simulator control; the timeline's own API writes fail during it like everyone's). `workloads.rs` (scale, image, rollback, pause),
 //! `objects.rs` (apply, delete).
 
+pub mod chaos;
 pub mod fields;
 mod nodes;
 mod objects;
@@ -33,6 +34,38 @@ use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
 pub use spec::{Action, Entry, NodeState, NodeTarget, PodTarget, PoolTemplate, Trigger};
+
+/// The run's whole timeline: the scenario's `spec.events` followed by the entries its
+/// `spec.chaos` generators draw for its seed and duration, both decoded and as raw entries
+/// in the `spec.events` syntax (what `--record-faults` writes).
+pub fn full_timeline(scenario: &crate::scenario::Scenario) -> (Vec<serde_json::Value>, Vec<Entry>) {
+    let mut raw = scenario.events_source.clone();
+    let mut entries = scenario.timeline.clone();
+    if let Some(spec) = &scenario.chaos {
+        let nodes: Vec<(String, crate::api::Labels)> = scenario
+            .objects
+            .iter()
+            .filter(|o| o.object.kind() == crate::api::Kind::Node)
+            .map(|o| (o.object.meta().name.clone(), o.object.meta().labels.clone()))
+            .collect();
+        let generated = chaos::expand(spec, scenario.config.seed, scenario.config.duration, &nodes);
+        let mut problems = Vec::new();
+        let value = serde_json::Value::Array(generated.clone());
+        let mut no_apply = |_: spec::ApplySource<'_>| Vec::new();
+        entries.extend(spec::parse(
+            &value,
+            &scenario.pools,
+            &mut problems,
+            &mut no_apply,
+        ));
+        debug_assert!(
+            problems.is_empty(),
+            "generated entries decode: {problems:?}"
+        );
+        raw.extend(generated);
+    }
+    (raw, entries)
+}
 
 /// The timeline component.
 pub struct Timeline {

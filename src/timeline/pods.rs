@@ -10,6 +10,17 @@ use super::{ACTION, Entry, FAILED, PodTarget, record};
 
 /// Keys of the live, non-terminating pods the target picks, in key order, at most `limit`.
 fn resolve(target: &PodTarget, ctx: &Context<'_>) -> Vec<ObjectKey> {
+    let keys = matching(target, ctx);
+    match target.pick {
+        Some(pick) if !keys.is_empty() => {
+            let i = (pick % keys.len() as u64) as usize;
+            vec![keys[i].clone()]
+        }
+        _ => keys,
+    }
+}
+
+fn matching(target: &PodTarget, ctx: &Context<'_>) -> Vec<ObjectKey> {
     ctx.list(Kind::Pod)
         .iter()
         .filter(|o| {

@@ -87,6 +87,8 @@ pub struct PodTarget {
     pub selector: Selector,
     /// At most this many pods (the first in name order); `None`: all.
     pub limit: Option<u32>,
+    /// One pod: the `pick mod n`-th of the `n` matching (a draw recorded by chaos).
+    pub pick: Option<u64>,
 }
 
 /// What a node's kubelet and machine should be doing (annotation `kubesim.io/node-state`).
@@ -653,6 +655,7 @@ fn node_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<NodeTarget
 fn pod_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<PodTarget> {
     let namespace = f.string("namespace", problems).unwrap_or_default();
     let limit = f.count("limit", problems).map(|n| n as u32);
+    let pick = f.int("pick", problems).map(|n| n.max(0) as u64);
     let Some(selector) = f.selector("selector", problems) else {
         if !f.has("selector") {
             problems.push((f.field("selector"), "Required value".into()));
@@ -663,6 +666,7 @@ fn pod_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<PodTarget> 
         namespace,
         selector,
         limit,
+        pick,
     })
 }
 
