@@ -151,28 +151,28 @@ pub fn parse(value: &Value, pools: &[String], problems: &mut Problems) -> ChaosS
             }
         }
     }
-    if let Some(v) = f.raw("nodeKiller") {
-        if let Some(mut g) = Fields::of(v, &f.field("nodeKiller"), problems) {
-            let failure_ratio = number(&mut g, "failureRatio", problems);
-            if failure_ratio.is_some_and(|r| r > 1.0) {
-                problems.push((g.field("failureRatio"), "must be between 0 and 1".into()));
-            }
-            let interval = positive(&mut g, "interval", problems);
-            let jitter_factor = number(&mut g, "jitterFactor", problems).unwrap_or(0.0);
-            let downtime = positive(&mut g, "downtime", problems);
-            let selector = g.selector("selector", problems).unwrap_or_default();
-            g.finish(problems);
-            if let (Some(failure_ratio), Some(interval), Some(downtime)) =
-                (failure_ratio, interval, downtime)
-            {
-                spec.node_killer = Some(NodeKiller {
-                    failure_ratio: failure_ratio.min(1.0),
-                    interval,
-                    jitter_factor,
-                    downtime,
-                    selector,
-                });
-            }
+    if let Some(v) = f.raw("nodeKiller")
+        && let Some(mut g) = Fields::of(v, &f.field("nodeKiller"), problems)
+    {
+        let failure_ratio = number(&mut g, "failureRatio", problems);
+        if failure_ratio.is_some_and(|r| r > 1.0) {
+            problems.push((g.field("failureRatio"), "must be between 0 and 1".into()));
+        }
+        let interval = positive(&mut g, "interval", problems);
+        let jitter_factor = number(&mut g, "jitterFactor", problems).unwrap_or(0.0);
+        let downtime = positive(&mut g, "downtime", problems);
+        let selector = g.selector("selector", problems).unwrap_or_default();
+        g.finish(problems);
+        if let (Some(failure_ratio), Some(interval), Some(downtime)) =
+            (failure_ratio, interval, downtime)
+        {
+            spec.node_killer = Some(NodeKiller {
+                failure_ratio: failure_ratio.min(1.0),
+                interval,
+                jitter_factor,
+                downtime,
+                selector,
+            });
         }
     }
     f.finish(problems);
