@@ -177,7 +177,7 @@ fn kubelet_stop_and_start_are_timeline_actions() {
     assert!(ev.has(
         "TimelineAction",
         "Node/node-0",
-        "start (nodeRecover): node state Running",
+        "start (kubeletStart): node state Running",
         180_000
     ));
 }
@@ -297,7 +297,9 @@ fn scale_set_image_rollback_pause_and_resume_drive_the_deployment() {
     - {name: bump, at: 30s, setImage: {name: web, container: web, image: nginx:1.28}}
     - {name: undo, at: 1m, rollback: {name: web}}
     - {name: hold, at: 90s, duration: 30s, pause: {name: web}}
-    - {name: bump2, at: 100s, setImage: {name: web, image: nginx:1.29}}\n",
+    - {name: bump2, at: 100s, setImage: {name: web, image: nginx:1.29}}
+    - {name: hold-again, at: 150s, pause: {name: web}}
+    - {name: go-on, at: 160s, resume: {name: web}}\n",
     );
     assert!(ev.has(
         "TimelineAction",
@@ -324,6 +326,12 @@ fn scale_set_image_rollback_pause_and_resume_drive_the_deployment() {
         90_000
     ));
     assert!(ev.has("TimelineHeal", "Deployment/default/web", "resumed", 120_000));
+    assert!(ev.has(
+        "TimelineAction",
+        "Deployment/default/web",
+        "go-on (resume): resumed",
+        160_000
+    ));
     let scaling: Vec<u64> = ev
         .lines("ScalingReplicaSet")
         .iter()

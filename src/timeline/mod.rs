@@ -264,7 +264,7 @@ pub(crate) fn record(
     object: String,
     detail: String,
 ) {
-    let message = format!("{} ({}): {detail}", entry.name, entry.action.kind_name());
+    let message = format!("{} ({}): {detail}", entry.name, entry.action_key);
     let r = EventRecord::new(ctx.now(), EventType::Sim, reason, object, message);
     ctx.record(r);
 }

@@ -30,6 +30,8 @@ pub struct Entry {
     /// When set, the action is undone this long after each firing.
     pub heal_after: Option<SimDuration>,
     pub action: Action,
+    /// The action's key as written (`kubeletStart` and `nodeRecover` share an [`Action`]).
+    pub action_key: &'static str,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -436,6 +438,11 @@ fn parse_entry(
         trigger,
         heal_after,
         action,
+        action_key: ACTIONS
+            .iter()
+            .find(|a| **a == action_key)
+            .copied()
+            .unwrap_or("action"),
     })
 }
 
