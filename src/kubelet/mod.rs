@@ -1991,3 +1991,19 @@ impl Component for KubeletFleet {
         self.flush(ctx);
     }
 }
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn glob_stars_match_any_run_of_characters() {
+        assert!(glob_match("registry.example/*", "registry.example/web:2"));
+        assert!(glob_match("*:2*", "registry.example/web:2.1"));
+        assert!(glob_match("nginx:1.27", "nginx:1.27"));
+        assert!(!glob_match("nginx:1.27", "nginx:1.28"));
+        assert!(!glob_match("registry.example/*", "docker.io/web"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*b", "acbd"));
+    }
+}
