@@ -7,9 +7,10 @@
 //! `spec.behaviors`), the ReplicaSet/ReplicationController, Deployment, DaemonSet,
 //! StatefulSet, Job, TTL-after-finished and CronJob controllers, and, when the kubelet
 //! runs, the node lifecycle controller, the taint eviction controller and the pod garbage
-//! collector (with `spec.controllers`), then the scenario's `timeline` (`spec.events`) and
-//! `expectations` (`spec.expect`) when the scenario has any. Without kubelets no node renews its Lease, so the
-//! node lifecycle controller would mark every node unreachable after the grace period.
+//! collector (with `spec.controllers`), then the scenario's `timeline` (`spec.events` plus
+//! the faults `spec.chaos` draws for the seed) and `expectations` (`spec.expect`) when the
+//! scenario has any. Without kubelets no node renews its Lease, so the node lifecycle
+//! controller would mark every node unreachable after the grace period.
 
 use std::io::Write;
 
