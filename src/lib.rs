@@ -33,9 +33,11 @@
 
 pub mod api;
 pub mod controllers;
+pub mod expect;
 pub mod kubelet;
 pub mod runtime;
 pub mod scenario;
 pub mod scheduler;
 pub mod setup;
 pub mod sim;
+pub mod timeline;

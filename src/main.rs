@@ -13,6 +13,8 @@ use kubesim::runtime::summary::Summary;
 use kubesim::scenario::{self, Scenario, ScenarioError};
 use kubesim::sim::{SimDuration, parse_duration};
 
+mod check;
+
 #[derive(Parser)]
 #[command(
     name = "kubesim",
@@ -39,6 +41,11 @@ enum Command {
         /// Output directory (default: out/<scenario file name without extension>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the run's whole timeline (spec.events plus the faults spec.chaos drew) to
+        /// this file as an explicit `events:` list: put it in place of `events` and `chaos`
+        /// to replay the run.
+        #[arg(long)]
+        record_faults: Option<PathBuf>,
     },
     /// Show how the scheduler evaluates one pod: every node's filter verdicts and scores.
     Explain {
@@ -53,6 +60,18 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Run every scenario under the paths (recursively) and check its expectations.
+    Check {
+        /// Scenario files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Scenarios run at once (default 1). Results do not depend on it.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -71,6 +90,7 @@ fn parse_until(s: &str) -> Result<SimDuration, String> {
     parse_duration(s)
 }
 
+const EXIT_EXPECTATION_FAILED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_LIMIT: u8 = 3;
 
@@ -82,8 +102,10 @@ fn main() -> ExitCode {
             seed,
             until,
             out,
-        } => run(&scenario, seed, until, out),
+            record_faults,
+        } => run(&scenario, seed, until, out, record_faults.as_deref()),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
         Command::Explain {
             scenario,
             pod,
@@ -166,6 +188,7 @@ fn run(
     seed: Option<u64>,
     until: Option<SimDuration>,
     out: Option<PathBuf>,
+    record_faults: Option<&Path>,
 ) -> Result<ExitCode> {
     #[allow(clippy::disallowed_methods)] // Wall-clock timing for stderr only.
     let started = std::time::Instant::now();
@@ -184,6 +207,19 @@ fn run(
     }
     if let Some(until) = until {
         scenario.config.duration = until;
+    }
+    if let Some(file) = record_faults {
+        let (raw, _) = kubesim::timeline::full_timeline(&scenario);
+        let mut text = format!(
+            "# The timeline of scenario {:?} with seed {}: spec.events and the faults spec.chaos drew.\n# Replace `events:` and `chaos:` in spec with this list to replay the run.\nevents:\n",
+            scenario.name, scenario.config.seed
+        );
+        for entry in &raw {
+            text.push_str("  - ");
+            text.push_str(&serde_json::to_string(entry)?);
+            text.push('\n');
+        }
+        fs::write(file, text).with_context(|| format!("writing {}", file.display()))?;
     }
     let out = out.unwrap_or_else(|| {
         let stem = path
@@ -219,6 +255,8 @@ fn run(
     );
     Ok(if stopped {
         ExitCode::from(EXIT_LIMIT)
+    } else if summary.expectations_failed() {
+        ExitCode::from(EXIT_EXPECTATION_FAILED)
     } else {
         ExitCode::SUCCESS
     })
@@ -284,6 +322,9 @@ fn print_summary(s: &Summary, out: &Path) {
     );
     if let Some(reason) = &s.stopped {
         println!("  stopped early: {reason}");
+    }
+    for e in &s.expectations {
+        println!("  {}", check::describe(e));
     }
     println!("  outputs: {}", out.display());
     println!("digest: {}", s.digest);

@@ -8,7 +8,9 @@
 //! StatefulSet, Job, TTL-after-finished and CronJob controllers, the disruption controller
 //! (PodDisruptionBudget status), and, when the kubelet runs, the node lifecycle controller,
 //! the taint eviction controller and the pod garbage collector (with `spec.controllers`)
-//! and the EndpointSlice controller (endpoints need the pod IPs kubelets assign). Without
+//! and the EndpointSlice controller (endpoints need the pod IPs kubelets assign), then the
+//! scenario's `timeline` (`spec.events` plus the faults `spec.chaos` draws for the seed) and
+//! `expectations` (`spec.expect`) when the scenario has any. Without
 //! kubelets no node renews its Lease, so the node lifecycle controller would mark every node
 //! unreachable after the grace period. [`Components`] turns the kubelet and the controllers
 //! off for scheduler-only measurements.
@@ -115,6 +117,23 @@ pub fn build_with(
                 .add_component(c)
                 .expect("controller names are unique");
         }
+    }
+    let (_, timeline) = crate::timeline::full_timeline(scenario);
+    if !timeline.is_empty() {
+        cluster
+            .add_component(Box::new(crate::timeline::Timeline::new(
+                timeline,
+                scenario.pools.clone(),
+                scenario.config.duration,
+            )))
+            .expect("the timeline is registered once");
+    }
+    if !scenario.expectations.is_empty() {
+        cluster
+            .add_component(Box::new(crate::expect::Expectations::new(
+                scenario.expectations.clone(),
+            )))
+            .expect("the expectations component is registered once");
     }
     Ok(cluster)
 }

@@ -29,6 +29,10 @@ pub enum ApiError {
     /// 404 on the namespace of a namespaced create.
     #[error("namespaces \"{namespace}\" not found")]
     NamespaceNotFound { namespace: String },
+    /// 503 ServiceUnavailable: the control plane is down (a scenario's
+    /// `controlPlaneOutage`). Transient: retry later.
+    #[error("the server is currently unable to handle the request (control-plane outage)")]
+    ServiceUnavailable,
     /// The store holds its configured maximum of objects.
     #[error("object limit reached: the store holds {limit} objects")]
     TooManyObjects { limit: usize },
@@ -61,6 +65,7 @@ impl ApiError {
             ApiError::InternalError { .. }
             | ApiError::TooManyObjects { .. }
             | ApiError::NameGenerationFailed { .. } => 500,
+            ApiError::ServiceUnavailable => 503,
         }
     }
 }

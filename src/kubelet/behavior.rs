@@ -29,6 +29,10 @@ pub struct Behavior {
     /// Only this container of matching pods; absent means every container.
     #[serde(default)]
     pub container: Option<String>,
+    /// Only containers running a matching image (`*` matches any run of characters), e.g.
+    /// `registry.example/web:2.*` for "version 2 crashes". Default: any image.
+    #[serde(default)]
+    pub image: Option<String>,
     /// Time from start until the application is up (startup probe passes). Default 0.
     #[serde(default)]
     pub startup_time: Option<Distribution>,

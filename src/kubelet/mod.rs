@@ -192,6 +192,45 @@ impl ProbeKind {
 /// drives a node's kubelet. A simulator control channel, not Kubernetes API behaviour.
 pub const NODE_STATE_ANNOTATION: &str = "kubesim.io/node-state";
 
+/// How soon a refused pod status write is retried (status manager `syncPeriod`).
+const STATUS_SYNC_PERIOD: SimDuration = SimDuration::from_secs(10);
+
+/// Pod annotation through which the simulator kills containers (the timeline's
+/// `containerKill`): `<container name or *>/<sequence>`; each new value kills the running
+/// containers it names once. A simulator control channel, not Kubernetes API behaviour.
+pub const KILL_ANNOTATION: &str = "kubesim.io/kill-container";
+
+/// Namespace `kube-system` annotation listing image patterns (comma-separated, `*` matches
+/// any run of characters) whose registry is down: pulls of matching images fail
+/// (`ErrImagePull`, then back-off) while it is set. A simulator control channel.
+pub const REGISTRY_OUTAGE_ANNOTATION: &str = "kubesim.io/registry-outage";
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters. Linear in
+/// `pattern.len() * text.len()` at worst.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 /// What the node's kubelet and machine are doing (annotation [`NODE_STATE_ANNOTATION`]).
 ///
 /// - `Running` (annotation absent or `Running`): normal operation.
@@ -339,6 +378,8 @@ enum Action {
     ForceDelete,
     /// The pod's `activeDeadlineSeconds` passed.
     ActiveDeadline,
+    /// Retry a pod status write the API server refused (status manager's periodic sync).
+    RetryStatus,
 }
 
 struct Timer {
@@ -366,6 +407,8 @@ pub struct KubeletFleet {
     /// Keyed `<podUID>_<image>`, as `image_manager.go`.
     image_backoff: Backoff<String>,
     dirty: BTreeSet<ObjectKey>,
+    /// Pods whose status write failed (control-plane outage), with a retry timer set.
+    status_retry: BTreeSet<ObjectKey>,
 }
 
 const WATCH_NODES: usize = 0;
@@ -427,6 +470,7 @@ impl KubeletFleet {
             timers: HashMap::new(),
             next_token: 0,
             dirty: BTreeSet::new(),
+            status_retry: BTreeSet::new(),
         }
     }
 
@@ -434,7 +478,7 @@ impl KubeletFleet {
         &self.config
     }
 
-    fn behavior_for(&self, pod: &Pod, container: &str) -> Option<usize> {
+    fn behavior_for(&self, pod: &Pod, container: &str, image: &str) -> Option<usize> {
         let named = pod.metadata.annotations.get(BEHAVIOR_ANNOTATION);
         self.behaviors.iter().enumerate().position(|(i, b)| {
             let applies = match named {
@@ -443,7 +487,9 @@ impl KubeletFleet {
                     .as_ref()
                     .is_some_and(|s| s.matches(&pod.metadata.labels)),
             };
-            applies && b.container.as_deref().is_none_or(|c| c == container)
+            applies
+                && b.container.as_deref().is_none_or(|c| c == container)
+                && b.image.as_deref().is_none_or(|p| glob_match(p, image))
         })
     }
 
@@ -513,6 +559,15 @@ impl KubeletFleet {
             if pod.metadata.deletion_timestamp.is_some() && !state.terminating {
                 state.pod.metadata = pod.metadata.clone();
                 self.terminate(&key, ctx);
+                return;
+            }
+            let kill = pod.metadata.annotations.get(KILL_ANNOTATION);
+            if kill.is_some() && kill != state.pod.metadata.annotations.get(KILL_ANNOTATION) {
+                let kill = kill.cloned().unwrap_or_default();
+                state.pod.metadata.annotations = pod.metadata.annotations.clone();
+                if !state.terminating {
+                    self.kill_containers(&key, &kill, ctx);
+                }
             }
             return;
         }
@@ -532,6 +587,47 @@ impl KubeletFleet {
             return;
         }
         self.admit(key, pod.clone(), ctx);
+    }
+
+    /// The container-kill hook ([`KILL_ANNOTATION`]): running containers named by the
+    /// annotation (`*`: all) exit at once with 137, as after SIGKILL, and restart per
+    /// restartPolicy and back-off.
+    fn kill_containers(&mut self, key: &ObjectKey, value: &str, ctx: &mut Context<'_>) {
+        let target = value.rsplit_once('/').map_or(value, |(c, _)| c);
+        let Some(p) = self.pods.get(key) else { return };
+        let victims: Vec<usize> = p
+            .ctrs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.run == Run::Running && (target == "*" || c.spec.name == target))
+            .map(|(i, _)| i)
+            .collect();
+        for i in victims {
+            if let Some(p) = self.pods.get(key) {
+                let name = p.ctrs[i].spec.name.clone();
+                Self::event(
+                    ctx,
+                    p,
+                    EventType::Warning,
+                    "Killed",
+                    format!("Container {name} was killed (SIGKILL)"),
+                );
+            }
+            self.exited(key, i, 137, "Error", ctx);
+        }
+    }
+
+    /// Whether an image registry outage (annotation [`REGISTRY_OUTAGE_ANNOTATION`] on
+    /// Namespace `kube-system`, read live at pull time as a pull contacts the registry)
+    /// covers `image`.
+    fn registry_down(image: &str, ctx: &Context<'_>) -> bool {
+        let key = ObjectKey::new(Kind::Namespace, "", "kube-system");
+        ctx.get(&key).is_some_and(|ns| {
+            ns.meta()
+                .annotations
+                .get(REGISTRY_OUTAGE_ANNOTATION)
+                .is_some_and(|v| v.split(',').any(|p| glob_match(p.trim(), image)))
+        })
     }
 
     fn forget(&mut self, key: &ObjectKey) {
@@ -834,7 +930,7 @@ impl KubeletFleet {
             .map(|c| (c, true))
             .chain(pod.spec.containers.iter().map(|c| (c, false)))
         {
-            let behavior = self.behavior_for(&pod, &c.name);
+            let behavior = self.behavior_for(&pod, &c.name, &c.image);
             let pull_failures_left = behavior.map_or(0, |b| self.behaviors[b].image_pull_failures);
             ctrs.push(Ctr {
                 spec: c.clone(),
@@ -1010,12 +1106,23 @@ impl KubeletFleet {
         let c = &mut p.ctrs[i];
         let image = c.spec.image.clone();
         let bkey = image_backoff_key(&p.pod.metadata.uid, &image);
-        if c.pull_failures_left > 0 {
-            c.pull_failures_left -= 1;
+        let outage = Self::registry_down(&image, ctx);
+        let Some(p) = self.pods.get_mut(key) else {
+            return;
+        };
+        let c = &mut p.ctrs[i];
+        if outage || c.pull_failures_left > 0 {
+            let msg = if outage {
+                format!(
+                    "Failed to pull image \"{image}\": rpc error: code = Unavailable desc = failed to resolve reference \"{image}\": registry unavailable"
+                )
+            } else {
+                c.pull_failures_left -= 1;
+                format!(
+                    "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\""
+                )
+            };
             c.run = Run::Waiting;
-            let msg = format!(
-                "Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\""
-            );
             c.status.state = waiting(reasons::ERR_IMAGE_PULL, msg.clone());
             Self::event(ctx, p, EventType::Warning, "Failed", msg);
             Self::event(
@@ -1726,7 +1833,18 @@ impl KubeletFleet {
                 .map(|c| c.status.clone())
                 .collect();
             pod.metadata.resource_version = 0;
-            let _ = ctx.update(Object::Pod(pod));
+            if let Err(crate::api::ApiError::ServiceUnavailable) = ctx.update(Object::Pod(pod))
+                && self.status_retry.insert(key.clone())
+            {
+                // The status manager re-syncs every 10s (`syncPeriod`, status_manager.go).
+                self.schedule(
+                    ctx,
+                    now.saturating_add(STATUS_SYNC_PERIOD),
+                    &key,
+                    0,
+                    Action::RetryStatus,
+                );
+            }
         }
     }
 
@@ -1746,6 +1864,11 @@ impl KubeletFleet {
             }
             Action::ActiveDeadline => {
                 self.active_deadline(&t.pod, ctx);
+                return;
+            }
+            Action::RetryStatus => {
+                self.status_retry.remove(&t.pod);
+                self.dirty.insert(t.pod);
                 return;
             }
             _ => {}
@@ -1777,7 +1900,7 @@ impl KubeletFleet {
                 }
             }
             Action::ProbeFail { liveness, kill } => self.probe_fail(key, i, liveness, kill, ctx),
-            Action::ForceDelete | Action::ActiveDeadline => {}
+            Action::ForceDelete | Action::ActiveDeadline | Action::RetryStatus => {}
         }
     }
 }
@@ -1946,5 +2069,21 @@ impl Component for KubeletFleet {
     fn on_timer(&mut self, token: u64, ctx: &mut Context<'_>) {
         self.fire(token, ctx);
         self.flush(ctx);
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_match;
+
+    #[test]
+    fn glob_stars_match_any_run_of_characters() {
+        assert!(glob_match("registry.example/*", "registry.example/web:2"));
+        assert!(glob_match("*:2*", "registry.example/web:2.1"));
+        assert!(glob_match("nginx:1.27", "nginx:1.27"));
+        assert!(!glob_match("nginx:1.27", "nginx:1.28"));
+        assert!(!glob_match("registry.example/*", "docker.io/web"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a*b", "acbd"));
     }
 }

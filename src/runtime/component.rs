@@ -72,8 +72,9 @@ impl Context<'_> {
         self.world.store.get(key).cloned()
     }
 
-    /// A live list of every object of `kind` (a LIST call: O(objects of that kind); for
-    /// clients such as kubectl drain, not for controllers, which keep watch caches).
+    /// A live list of one kind from the API server, in key order (as `kubectl get` does).
+    /// Costs O(objects of the kind): for operator-like components (the scenario timeline,
+    /// expectations) that act rarely, not for controllers, which keep watch caches.
     pub fn list(&self, kind: crate::api::Kind) -> Vec<Arc<Object>> {
         self.world.store.list(kind).cloned().collect()
     }
@@ -85,18 +86,38 @@ impl Context<'_> {
         key: &ObjectKey,
         opts: &crate::api::eviction::EvictOptions,
     ) -> Result<DeleteOutcome, ApiError> {
+        self.api_up()?;
         let r = crate::api::eviction::evict(&mut self.world.store, key, opts);
         self.world.publish(self.engine);
         r
     }
 
+    /// `Err(ServiceUnavailable)` during a control-plane outage.
+    fn api_up(&self) -> Result<(), ApiError> {
+        if self.world.api_down {
+            Err(ApiError::ServiceUnavailable)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts or ends a control-plane outage (the scenario timeline's
+    /// `controlPlaneOutage`; a simulator control, not an API call): while it lasts every
+    /// component write fails with [`ApiError::ServiceUnavailable`] and watch deliveries are
+    /// held back, then delivered in order when it ends. Reads still work.
+    pub fn set_control_plane_outage(&mut self, down: bool) {
+        self.world.set_api_down(down, self.engine);
+    }
+
     pub fn create(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.api_up()?;
         let r = self.world.store.create(obj);
         self.world.publish(self.engine);
         r
     }
 
     pub fn update(&mut self, obj: Object) -> Result<Arc<Object>, ApiError> {
+        self.api_up()?;
         let r = self.world.store.update(obj);
         self.world.publish(self.engine);
         r
@@ -107,6 +128,7 @@ impl Context<'_> {
         key: &ObjectKey,
         opts: &DeleteOptions,
     ) -> Result<DeleteOutcome, ApiError> {
+        self.api_up()?;
         let r = self.world.store.delete(key, opts);
         self.world.publish(self.engine);
         r
@@ -120,6 +142,7 @@ impl Context<'_> {
         key: &ObjectKey,
         change: impl FnOnce(&mut Object) -> bool,
     ) -> Result<Option<Arc<Object>>, ApiError> {
+        self.api_up()?;
         let Some(current) = self.world.store.get(key).cloned() else {
             return Err(ApiError::NotFound { key: key.clone() });
         };
@@ -143,6 +166,28 @@ impl Context<'_> {
 
     pub fn cancel_timer(&mut self, id: EventId) -> bool {
         self.engine.cancel(id)
+    }
+
+    /// Stores the result of expectation `index` (for summary.json); a later call replaces it.
+    pub fn set_expectation(
+        &mut self,
+        index: usize,
+        result: crate::runtime::summary::ExpectationResult,
+    ) {
+        let list = &mut self.world.expectations;
+        if list.len() <= index {
+            list.resize(
+                index + 1,
+                crate::runtime::summary::ExpectationResult {
+                    name: String::new(),
+                    status: crate::runtime::summary::ExpectationStatus::NotEvaluated,
+                    t_s: None,
+                    observed: String::new(),
+                    expected: String::new(),
+                },
+            );
+        }
+        list[index] = result;
     }
 
     /// Emits a Kubernetes Event (a line of events.jsonl).

@@ -106,9 +106,34 @@ pub struct World {
     watch_rng: RngStream,
     pub(crate) rngs: RngFactory,
     pub(crate) component_names: Vec<String>,
+    /// Expectation results, by declaration index (written by the expectations component).
+    pub(crate) expectations: Vec<summary::ExpectationResult>,
+    /// A control-plane outage is under way: component writes fail with
+    /// `ApiError::ServiceUnavailable` and watch deliveries wait in `stalled`.
+    pub(crate) api_down: bool,
+    /// Deliveries held back during an outage, in the order they came due.
+    stalled: Vec<Event>,
 }
 
 impl World {
+    /// Starts or ends a control-plane outage. At the end, every held-back delivery is queued
+    /// at the current time in the order it came due, so each watcher still sees changes in
+    /// resourceVersion order.
+    pub(crate) fn set_api_down(&mut self, down: bool, engine: &mut Engine<Event>) {
+        self.api_down = down;
+        if !down {
+            let now = engine.now();
+            for event in std::mem::take(&mut self.stalled) {
+                if let Event::Deliver { component, .. } = &event
+                    && let Some(w) = self.watchers.iter_mut().find(|w| w.component == *component)
+                {
+                    w.last_delivery = w.last_delivery.max(now);
+                }
+                engine.schedule_at(now, event);
+            }
+        }
+    }
+
     /// Drains the store's changes: updates aggregates and queues watch deliveries.
     pub(crate) fn publish(&mut self, engine: &mut Engine<Event>) {
         let now = engine.now();
@@ -179,6 +204,9 @@ impl Cluster {
             watch_rng: rngs.stream("apiserver/watch"),
             rngs,
             component_names: Vec::new(),
+            expectations: Vec::new(),
+            api_down: false,
+            stalled: Vec::new(),
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -213,6 +241,11 @@ impl Cluster {
 
     pub fn engine(&self) -> &Engine<Event> {
         &self.engine
+    }
+
+    /// Expectation results so far, in declaration order.
+    pub fn expectations(&self) -> &[summary::ExpectationResult] {
+        &self.world.expectations
     }
 
     pub fn metrics_rows(&self) -> u64 {
@@ -449,6 +482,11 @@ impl Cluster {
         let components = &mut self.components;
         self.engine.run_until(t, |engine, event| {
             world.store.set_time(engine.now());
+            if world.api_down && matches!(event, Event::Deliver { .. }) {
+                // Bounded: each held delivery was an engine event under `max_pending`.
+                world.stalled.push(event);
+                return;
+            }
             let (Event::Deliver { component, .. } | Event::Timer { component, .. }) = &event;
             let me = *component;
             let slot = &mut components[me.0];

@@ -30,11 +30,42 @@ pub struct Summary {
     pub pods: BTreeMap<String, u64>,
     /// One entry per workload object (Deployment, ReplicaSet, ...), in key order.
     pub workloads: Vec<serde_json::Value>,
-    /// Results of `spec.expect` (none until expectations exist in the scenario format).
-    pub expectations: Vec<serde_json::Value>,
+    /// Results of `spec.expect`, in the order declared.
+    pub expectations: Vec<ExpectationResult>,
     pub warnings: Vec<String>,
     /// `sha256(sha256(events.jsonl) ‖ sha256(metrics.csv))`.
     pub digest: String,
+}
+
+/// The outcome of one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExpectationResult {
+    pub name: String,
+    pub status: ExpectationStatus,
+    /// Sim seconds at which it was settled (for a failure: when it was seen to fail).
+    pub t_s: Option<String>,
+    /// The value observed then.
+    pub observed: String,
+    /// What was wanted (`>= 3`, `Available=True`).
+    pub expected: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectationStatus {
+    Passed,
+    Failed,
+    /// The run ended (e.g. `--until`) before the check's time.
+    NotEvaluated,
+}
+
+impl Summary {
+    /// Whether any expectation failed.
+    pub fn expectations_failed(&self) -> bool {
+        self.expectations
+            .iter()
+            .any(|e| e.status == ExpectationStatus::Failed)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -94,7 +125,7 @@ impl Summary {
             },
             pods,
             workloads,
-            expectations: Vec::new(),
+            expectations: cluster.expectations().to_vec(),
             warnings,
             digest,
         }

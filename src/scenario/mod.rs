@@ -49,6 +49,17 @@ pub struct Scenario {
     pub scheduler: KubeSchedulerConfiguration,
     /// `spec.controllers`, checked.
     pub controllers: crate::controllers::ControllersConfig,
+    /// `spec.events`: the timeline, checked.
+    pub timeline: Vec<crate::timeline::Entry>,
+    /// The node pools with their decoded templates (the timeline adds nodes from them).
+    pub pools: Vec<crate::timeline::PoolTemplate>,
+    /// `spec.expect`, checked.
+    pub expectations: Vec<crate::expect::Expectation>,
+    /// `spec.events` as written (for `--record-faults`).
+    pub events_source: Vec<serde_json::Value>,
+    /// `spec.chaos`, checked; expanded into timeline entries when the cluster is built
+    /// (after `--seed` may have changed the seed).
+    pub chaos: Option<crate::timeline::chaos::ChaosSpec>,
 }
 
 /// An object and where it came from.
@@ -206,13 +217,7 @@ impl Loader<'_, '_> {
             }
         };
         let s = &parsed.spec;
-        for (key, value) in [
-            ("network", &s.network),
-            ("traffic", &s.traffic),
-            ("events", &s.events),
-            ("chaos", &s.chaos),
-            ("expect", &s.expect),
-        ] {
+        for (key, value) in [("network", &s.network), ("traffic", &s.traffic)] {
             if value.is_some() {
                 d.report(
                     self.sink,
@@ -249,9 +254,39 @@ impl Loader<'_, '_> {
         };
 
         let mut objects: Vec<SourcedObject> = Vec::new();
+        let mut pools = Vec::new();
         for (i, pool) in s.cluster.node_pools.iter().enumerate() {
-            self.node_pool(&d, i, pool, &mut objects);
+            if let Some(template) = self.node_pool(&d, i, pool, &mut objects) {
+                pools.push(crate::timeline::PoolTemplate {
+                    spec: pool.clone(),
+                    template,
+                });
+            }
         }
+        let timeline = match &s.events {
+            Some(v) => self.timeline(&d, v, &pools),
+            None => Vec::new(),
+        };
+        let chaos = s.chaos.as_ref().map(|v| {
+            let names: Vec<String> = pools.iter().map(|p| p.spec.name.clone()).collect();
+            let mut problems = Vec::new();
+            let c = crate::timeline::chaos::parse(v, &names, &mut problems);
+            for (path, msg) in problems {
+                d.report(self.sink, &path, msg);
+            }
+            c
+        });
+        let expectations = match &s.expect {
+            Some(v) => {
+                let mut problems = Vec::new();
+                let e = crate::expect::spec::parse(v, &timeline, s.duration.0, &mut problems);
+                for (path, msg) in problems {
+                    d.report(self.sink, &path, msg);
+                }
+                e
+            }
+            None => Vec::new(),
+        };
         for (i, v) in s.cluster.nodes.iter().enumerate() {
             let path = path_index("spec.cluster.nodes", i);
             self.objects_in(&d, &path, v, Some(Kind::Node), &mut objects);
@@ -299,6 +334,11 @@ impl Loader<'_, '_> {
                     .default_unreachable_toleration_seconds,
             },
         };
+        let events_source = s
+            .events
+            .as_ref()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
         Some(Scenario {
             name: parsed.metadata.name,
             description: parsed.metadata.description,
@@ -308,7 +348,40 @@ impl Loader<'_, '_> {
             behaviors: parsed.spec.behaviors,
             scheduler: scheduler.unwrap_or_default(),
             controllers,
+            timeline,
+            pools,
+            expectations,
+            events_source,
+            chaos,
         })
+    }
+
+    /// `spec.events`: the timeline entries; `apply` objects are decoded and checked here,
+    /// inline or from a file relative to the scenario.
+    fn timeline(
+        &mut self,
+        d: &Doc<'_>,
+        value: &serde_json::Value,
+        pools: &[crate::timeline::PoolTemplate],
+    ) -> Vec<crate::timeline::Entry> {
+        use crate::timeline::spec::ApplySource;
+        let mut problems = Vec::new();
+        let mut decode = |src: ApplySource<'_>| -> Vec<Object> {
+            let mut out = Vec::new();
+            match src {
+                ApplySource::Inline(v, path) => self.objects_in(d, &path, v, None, &mut out),
+                ApplySource::File(file, path) => {
+                    let inc = spec::Include::Path(file);
+                    self.include(d, &path, &inc, &mut out);
+                }
+            }
+            out.into_iter().map(|so| so.object).collect()
+        };
+        let entries = crate::timeline::spec::parse(value, pools, &mut problems, &mut decode);
+        for (path, msg) in problems {
+            d.report(self.sink, &path, msg);
+        }
+        entries
     }
 
     /// Behaviour names are DNS labels, unique; selectors valid; each matches something.
@@ -414,7 +487,7 @@ impl Loader<'_, '_> {
         i: usize,
         pool: &spec::NodePoolSpec,
         out: &mut Vec<SourcedObject>,
-    ) {
+    ) -> Option<crate::api::objects::Node> {
         let path = path_index("spec.cluster.nodePools", i);
         if let Err(msg) = validation::dns1123_label(&pool.name) {
             d.report(
@@ -422,7 +495,7 @@ impl Loader<'_, '_> {
                 &path_key(&path, "name"),
                 format!("Invalid value: {:?}: {msg}", pool.name),
             );
-            return;
+            return None;
         }
         if pool.count > spec::MAX_POOL_NODES {
             d.report(
@@ -434,7 +507,7 @@ impl Loader<'_, '_> {
                     spec::MAX_POOL_NODES
                 ),
             );
-            return;
+            return None;
         }
         let tpath = path_key(&path, "template");
         let mut template_value = pool.template.clone();
@@ -453,7 +526,7 @@ impl Loader<'_, '_> {
                 Err(e) => {
                     let p = join(&tpath, &serde_path(e.path()));
                     d.report(self.sink, &p, e.inner().to_string());
-                    return;
+                    return None;
                 }
             };
         for node in pools::generate(pool, &template) {
@@ -465,6 +538,7 @@ impl Loader<'_, '_> {
                 });
             }
         }
+        Some(template)
     }
 
     fn include(

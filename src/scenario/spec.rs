@@ -55,13 +55,16 @@ pub struct ScenarioSpec {
     pub scheduler: Option<serde_json::Value>,
     /// kube-controller-manager settings (node lifecycle, pod GC).
     pub controllers: ControllersSpec,
+    /// The timeline (`crate::timeline`), decoded by hand for line:column errors.
+    pub events: Option<serde_json::Value>,
+    /// Expectations (`crate::expect`), decoded by hand.
+    pub expect: Option<serde_json::Value>,
+    /// Random fault generators (`crate::timeline::chaos`), decoded by hand.
+    pub chaos: Option<serde_json::Value>,
     // Keys that later releases fill in. Present here only so that using one gives a clear
     // "not supported yet" error instead of an unknown-field error.
     pub network: Option<serde_json::Value>,
     pub traffic: Option<serde_json::Value>,
-    pub events: Option<serde_json::Value>,
-    pub chaos: Option<serde_json::Value>,
-    pub expect: Option<serde_json::Value>,
 }
 
 impl Default for ScenarioSpec {
@@ -244,7 +247,7 @@ pub struct ClusterSpec {
 /// Most nodes one pool may generate.
 pub const MAX_POOL_NODES: u32 = 100_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodePoolSpec {
     /// Node names are `<name>-<index>`, index from 0.
