@@ -409,15 +409,11 @@ fn validate(name: &str, events: &str) -> (i32, String) {
 }
 
 #[test]
-fn drain_and_network_actions_are_rejected_at_their_line_and_column() {
-    let (code, err) = validate("drain.yaml", "    - at: 10s\n      drain: {node: node-0}\n");
+fn network_actions_are_rejected_at_their_line_and_column() {
+    let (code, err) = validate("net.yaml", "    - at: 10s\n      networkPartition: {}\n");
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("drain.yaml:33:14"), "{err}");
-    assert!(err.contains("spec.events[0].drain"), "{err}");
-    assert!(
-        err.contains("not supported by this version of kubesim yet"),
-        "{err}"
-    );
+    assert!(err.contains("net.yaml:33:"), "{err}");
+    assert!(err.contains("spec.events[0].networkPartition"), "{err}");
     for action in ["networkPartition", "linkDegradation", "trafficRate"] {
         let (code, err) = validate(
             "net.yaml",
@@ -429,6 +425,30 @@ fn drain_and_network_actions_are_rejected_at_their_line_and_column() {
             "{err}"
         );
     }
+}
+
+/// `drain` starts kubectl drain's client on each node: cordon, evictions through the
+/// Eviction API, `DrainComplete` once the node's pods are gone and replaced elsewhere.
+#[test]
+fn drain_evicts_the_nodes_pods_and_completes() {
+    let ev = run(
+        "2m",
+        "    - {name: drain-0, at: 10s, drain: {node: node-0, timeout: 1m}}\n",
+    );
+    assert!(ev.has(
+        "TimelineAction",
+        "Node/node-0",
+        "drain-0 (drain): drain started",
+        10_000
+    ));
+    assert_eq!(ev.at("Drain", "Node/node-0"), vec![10_000]);
+    let done = ev.at("DrainComplete", "Node/node-0");
+    assert_eq!(done.len(), 1, "{:?}", ev.lines("DrainTimeout"));
+    assert!(done[0] > 10_000 && done[0] < 70_000, "{done:?}");
+    // The evicted pod's replacement lands on another node.
+    assert!(ev.0.iter().any(|e| e["reason"] == "Scheduled"
+        && e["t_ms"].as_u64().unwrap_or(0) >= 10_000
+        && e["node"] != "node-0"));
 }
 
 #[test]

@@ -92,6 +92,24 @@ impl Context<'_> {
         r
     }
 
+    /// Starts a component right after the current event (a client started during the run,
+    /// such as `kubectl drain`): it is registered as by [`crate::runtime::Cluster::add_component`].
+    /// A name already taken gets a `/2`, `/3`, … suffix.
+    pub fn spawn(&mut self, make: impl FnOnce(String) -> Box<dyn Component>, name: &str) {
+        let component = make(self.world.unique_name(name));
+        self.world.spawned.push(component);
+    }
+
+    /// `kubectl drain NODE`: starts a `drain/<node>` client component (see
+    /// [`crate::controllers::drain`]).
+    pub fn drain(&mut self, node: &str, opts: crate::controllers::drain::DrainOptions) {
+        let node_name = node.to_string();
+        self.spawn(
+            move |name| Box::new(crate::controllers::drain::Drain::new(name, node_name, opts)),
+            &format!("drain/{node}"),
+        );
+    }
+
     /// `Err(ServiceUnavailable)` during a control-plane outage.
     fn api_up(&self) -> Result<(), ApiError> {
         if self.world.api_down {

@@ -113,9 +113,30 @@ pub struct World {
     pub(crate) api_down: bool,
     /// Deliveries held back during an outage, in the order they came due.
     stalled: Vec<Event>,
+    /// Components started during the current event ([`Context::spawn`]), registered
+    /// right after it.
+    spawned: Vec<Box<dyn Component>>,
 }
 
 impl World {
+    /// `base`, or `base/2`, `base/3`, … : the first name no registered or pending component
+    /// has.
+    pub(crate) fn unique_name(&self, base: &str) -> String {
+        let taken = |n: &String| {
+            self.component_names.contains(n) || self.spawned.iter().any(|c| &c.name() == n)
+        };
+        let mut name = base.to_string();
+        // Bounded: at most one suffix per existing or pending component.
+        let bound = self.component_names.len() + self.spawned.len() + 2;
+        for k in 2..=bound {
+            if !taken(&name) {
+                break;
+            }
+            name = format!("{base}/{k}");
+        }
+        name
+    }
+
     /// Starts or ends a control-plane outage. At the end, every held-back delivery is queued
     /// at the current time in the order it came due, so each watcher still sees changes in
     /// resourceVersion order.
@@ -207,6 +228,7 @@ impl Cluster {
             expectations: Vec::new(),
             api_down: false,
             stalled: Vec::new(),
+            spawned: Vec::new(),
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -347,14 +369,7 @@ impl Cluster {
         node: &str,
         opts: crate::controllers::drain::DrainOptions,
     ) -> Result<ComponentId, RuntimeError> {
-        let mut name = format!("drain/{node}");
-        let bound = self.world.component_names.len() + 2;
-        for n in 2..=bound {
-            if !self.world.component_names.contains(&name) {
-                break;
-            }
-            name = format!("drain/{node}/{n}");
-        }
+        let name = self.world.unique_name(&format!("drain/{node}"));
         self.add_component(Box::new(crate::controllers::drain::Drain::new(
             name,
             node.to_string(),
@@ -394,58 +409,12 @@ impl Cluster {
         &mut self,
         component: Box<dyn Component>,
     ) -> Result<ComponentId, RuntimeError> {
-        let name = component.name();
-        if self.world.component_names.contains(&name) {
-            return Err(RuntimeError::DuplicateComponent(name));
-        }
-        let id = ComponentId(self.components.len());
-        let now = self.engine.now();
-        let at = now.saturating_add(self.world.watch.latency);
-        for (index, filter) in component.watches().into_iter().enumerate() {
-            let existing: Vec<Arc<Object>> = self
-                .world
-                .store
-                .iter()
-                .filter(|o| filter.matches(o))
-                .cloned()
-                .collect();
-            for object in existing {
-                let resource_version = object.meta().resource_version;
-                self.engine.schedule_at(
-                    at,
-                    Event::Deliver {
-                        component: id,
-                        watch: index,
-                        event: WatchEvent {
-                            type_: WatchEventType::Added,
-                            object,
-                            old: None,
-                            resource_version,
-                        },
-                    },
-                );
-            }
-            self.world.watchers.push(Watcher {
-                component: id,
-                index,
-                filter,
-                last_delivery: at,
-            });
-        }
-        self.components.push(Slot {
-            rng: self.world.rngs.stream(&name),
+        register(
+            &mut self.world,
+            &mut self.components,
+            &mut self.engine,
             component,
-        });
-        self.world.component_names.push(name);
-        let slot = &mut self.components[id.0];
-        let mut ctx = Context {
-            engine: &mut self.engine,
-            world: &mut self.world,
-            me: id,
-            rng: &mut slot.rng,
-        };
-        slot.component.on_start(&mut ctx);
-        Ok(id)
+        )
     }
 
     /// Runs to the configured duration, writing a metrics row at every sample time
@@ -502,6 +471,11 @@ impl Cluster {
                 }
                 Event::Timer { token, .. } => slot.component.on_timer(token, &mut ctx),
             }
+            // Components started by this event (a client such as kubectl drain), in order.
+            for c in std::mem::take(&mut world.spawned) {
+                // A duplicate name was refused when spawned; nothing else can fail.
+                let _ = register(world, components, engine, c);
+            }
         })?;
         self.world.store.set_time(t);
         Ok(())
@@ -533,4 +507,65 @@ impl Cluster {
         let metrics = self.metrics.finish()?;
         Ok(output::combine_digests(&events, &metrics))
     }
+}
+
+/// [`Cluster::add_component`], also used for components started during a run
+/// ([`Context::spawn`]).
+fn register(
+    world: &mut World,
+    components: &mut Vec<Slot>,
+    engine: &mut Engine<Event>,
+    component: Box<dyn Component>,
+) -> Result<ComponentId, RuntimeError> {
+    let name = component.name();
+    if world.component_names.contains(&name) {
+        return Err(RuntimeError::DuplicateComponent(name));
+    }
+    let id = ComponentId(components.len());
+    let now = engine.now();
+    let at = now.saturating_add(world.watch.latency);
+    for (index, filter) in component.watches().into_iter().enumerate() {
+        let existing: Vec<Arc<Object>> = world
+            .store
+            .iter()
+            .filter(|o| filter.matches(o))
+            .cloned()
+            .collect();
+        for object in existing {
+            let resource_version = object.meta().resource_version;
+            engine.schedule_at(
+                at,
+                Event::Deliver {
+                    component: id,
+                    watch: index,
+                    event: WatchEvent {
+                        type_: WatchEventType::Added,
+                        object,
+                        old: None,
+                        resource_version,
+                    },
+                },
+            );
+        }
+        world.watchers.push(Watcher {
+            component: id,
+            index,
+            filter,
+            last_delivery: at,
+        });
+    }
+    components.push(Slot {
+        rng: world.rngs.stream(&name),
+        component,
+    });
+    world.component_names.push(name);
+    let slot = &mut components[id.0];
+    let mut ctx = Context {
+        engine,
+        world,
+        me: id,
+        rng: &mut slot.rng,
+    };
+    slot.component.on_start(&mut ctx);
+    Ok(id)
 }

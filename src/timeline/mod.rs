@@ -148,6 +148,10 @@ impl Timeline {
             Action::Cordon { target, on } => {
                 Some(Undo::Uncordon(nodes::cordon(&e, target, *on, ctx)))
             }
+            Action::Drain { target, timeout } => {
+                nodes::drain(&e, target, *timeout, ctx);
+                None
+            }
             Action::AddNodes { pool, count } => {
                 let next = self.pool_next.get(pool).copied().unwrap_or(0);
                 if let Some(p) = self.pools.iter().find(|p| &p.spec.name == pool) {

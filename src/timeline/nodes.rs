@@ -148,6 +148,30 @@ pub(super) fn cordon(
     done
 }
 
+/// Starts a `kubectl drain` (a `drain/<node>` component, see
+/// [`crate::controllers::drain`]) on each targeted node.
+pub(super) fn drain(
+    e: &Entry,
+    target: &NodeTarget,
+    timeout: Option<crate::sim::SimDuration>,
+    ctx: &mut Context<'_>,
+) {
+    let opts = crate::controllers::drain::DrainOptions {
+        timeout,
+        ..Default::default()
+    };
+    for name in resolve(target, ctx) {
+        ctx.drain(&name, opts.clone());
+        record(
+            ctx,
+            ACTION,
+            e,
+            format!("Node/{name}"),
+            "drain started".into(),
+        );
+    }
+}
+
 pub(super) fn uncordon_names(e: &Entry, names: &[String], ctx: &mut Context<'_>) {
     for name in names {
         if set_unschedulable(name, false, ctx).is_ok() {

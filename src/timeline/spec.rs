@@ -137,6 +137,11 @@ pub enum Action {
         target: NodeTarget,
         on: bool,
     },
+    /// `kubectl drain` of the targeted nodes (default flags, optional `timeout`).
+    Drain {
+        target: NodeTarget,
+        timeout: Option<SimDuration>,
+    },
     AddNodes {
         pool: String,
         count: u32,
@@ -203,6 +208,7 @@ impl Action {
             Action::ZoneOutage { .. } => "zoneOutage",
             Action::Cordon { on: true, .. } => "cordon",
             Action::Cordon { on: false, .. } => "uncordon",
+            Action::Drain { .. } => "drain",
             Action::AddNodes { .. } => "addNodes",
             Action::RemoveNodes { .. } => "removeNodes",
             Action::PodDelete { .. } => "podDelete",
@@ -247,6 +253,7 @@ pub const ACTIONS: &[&str] = &[
     "zoneOutage",
     "cordon",
     "uncordon",
+    "drain",
     "addNodes",
     "removeNodes",
     "podDelete",
@@ -268,7 +275,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     ("networkPartition", "the network model is not built yet"),
     ("linkDegradation", "the network model is not built yet"),
     ("trafficRate", "the traffic model is not built yet"),
-    ("drain", "the Eviction API is not built yet"),
 ];
 
 const TRIGGER_KEYS: &[&str] = &["name", "at", "every", "until", "count", "duration"];
@@ -475,6 +481,10 @@ fn parse_action(
         "cordon" | "uncordon" => Action::Cordon {
             target: node_target(&mut f, problems)?,
             on: key == "cordon",
+        },
+        "drain" => Action::Drain {
+            target: node_target(&mut f, problems)?,
+            timeout: f.duration("timeout", problems),
         },
         "zoneOutage" => Action::ZoneOutage {
             zone: f.required_string("zone", problems)?,
