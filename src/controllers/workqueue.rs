@@ -1,7 +1,11 @@
 //! A controller's work queue, after client-go's `workqueue` (`util/workqueue`): keys are
-//! deduplicated while waiting, can be added after a delay, and failed keys come back with
-//! per-key exponential back-off (upstream `DefaultControllerRateLimiter`'s per-item part:
-//! 5 ms doubling to 1000 s).
+//! deduplicated while waiting, can be added after a delay, and rate-limited adds come back
+//! after upstream `DefaultControllerRateLimiter`'s delay: the larger of a per-key
+//! exponential back-off (5 ms doubling to 1000 s, reset by `forget`) and an overall token
+//! bucket (10 per second, burst 100) shared by every key of the queue
+//! (`util/workqueue/default_rate_limiters.go`). The bucket is what keeps a controller that
+//! requeues a key on every successful sync (the Deployment controller's
+//! `requeueStuckDeployment`) at 10 syncs per second instead of 200.
 //!
 //! The queue lives inside a component and drives itself with that component's timers:
 //! [`WorkQueue::add`] arms one zero-delay timer, and the component passes every timer token
@@ -9,8 +13,7 @@
 //! does not own). Tokens at or above [`TOKEN_BASE`] belong to the queue; a component's own
 //! timers use smaller tokens.
 //!
-//! Simplification: the overall token-bucket part of upstream's rate limiter (10 qps, burst
-//! 100) is not modelled; a sync takes no simulated time.
+//! Simplification: a sync takes no simulated time.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -28,6 +31,42 @@ pub const MAX_QUEUE: usize = 1_000_000;
 
 const TOKEN_WORK: u64 = TOKEN_BASE;
 
+/// Upstream's `BucketRateLimiter{rate.NewLimiter(10, 100)}`: one token per 100 ms, at most
+/// 100 saved. Kept as integer nanoseconds of credit (a token is [`BUCKET_INTERVAL`] of it),
+/// so the delays are exact and deterministic.
+pub const BUCKET_INTERVAL: SimDuration = SimDuration::from_millis(100);
+pub const BUCKET_BURST: u64 = 100;
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    /// Credit in nanoseconds (negative: tokens already promised to waiting adds).
+    credit: i128,
+    last: SimTime,
+}
+
+impl Bucket {
+    fn full() -> Bucket {
+        Bucket {
+            credit: i128::from(BUCKET_INTERVAL.as_nanos()) * i128::from(BUCKET_BURST),
+            last: SimTime::ZERO,
+        }
+    }
+
+    /// `Limiter.Reserve().Delay()`: takes a token, returns how long until it is there.
+    fn reserve(&mut self, now: SimTime) -> SimDuration {
+        let cap = i128::from(BUCKET_INTERVAL.as_nanos()) * i128::from(BUCKET_BURST);
+        let elapsed = i128::from(now.saturating_since(self.last).as_nanos());
+        self.credit = (self.credit + elapsed).min(cap);
+        self.last = self.last.max(now);
+        self.credit -= i128::from(BUCKET_INTERVAL.as_nanos());
+        if self.credit >= 0 {
+            SimDuration::ZERO
+        } else {
+            SimDuration::from_nanos(u64::try_from(-self.credit).unwrap_or(u64::MAX))
+        }
+    }
+}
+
 /// The queue. `K` is the key type (usually an `ObjectKey`).
 pub struct WorkQueue<K> {
     queue: VecDeque<K>,
@@ -41,6 +80,8 @@ pub struct WorkQueue<K> {
     failures: BTreeMap<K, u32>,
     /// Per-key retry back-off: base and cap (default [`RETRY_BASE`], [`RETRY_MAX`]).
     retry: (SimDuration, SimDuration),
+    /// The overall bucket (`None` for a per-item limiter alone, as the Job controller's).
+    bucket: Option<Bucket>,
 }
 
 impl<K> Default for WorkQueue<K> {
@@ -54,6 +95,7 @@ impl<K> Default for WorkQueue<K> {
             next_token: TOKEN_WORK,
             failures: BTreeMap::new(),
             retry: (RETRY_BASE, RETRY_MAX),
+            bucket: Some(Bucket::full()),
         }
     }
 }
@@ -63,11 +105,13 @@ impl<K: Ord + Clone> WorkQueue<K> {
         Self::default()
     }
 
-    /// A queue whose failed keys come back after `base · 2^failures`, capped at `max`
-    /// (e.g. the Job controller's `DefaultJobApiBackOff` 1 s and `MaxJobApiBackOff` 1 min).
+    /// A queue whose rate-limited keys come back after `base · 2^failures`, capped at
+    /// `max`, with no overall bucket (upstream `NewItemExponentialFailureRateLimiter` alone,
+    /// e.g. the Job controller's `DefaultJobApiBackOff` 1 s and `MaxJobApiBackOff` 1 min).
     pub fn with_retry(base: SimDuration, max: SimDuration) -> Self {
         WorkQueue {
             retry: (base, max),
+            bucket: None,
             ..Self::default()
         }
     }
@@ -106,12 +150,16 @@ impl<K: Ord + Clone> WorkQueue<K> {
         ctx.set_timer(delay, token);
     }
 
-    /// Queues `key` again after its back-off (5 ms, 10 ms, … up to 1000 s), counting one
-    /// more failure (upstream `AddRateLimited`).
+    /// Queues `key` again after its back-off (5 ms, 10 ms, … up to 1000 s) or the overall
+    /// bucket's delay, whichever is longer, counting one more failure (upstream
+    /// `AddRateLimited` with `MaxOfRateLimiter`).
     pub fn add_rate_limited(&mut self, key: K, ctx: &mut Context<'_>) {
         let n = self.failures.entry(key.clone()).or_insert(0);
-        let delay = backoff_with(*n, self.retry.0, self.retry.1);
+        let mut delay = backoff_with(*n, self.retry.0, self.retry.1);
         *n = n.saturating_add(1);
+        if let Some(b) = &mut self.bucket {
+            delay = delay.max(b.reserve(ctx.now()));
+        }
         self.add_after(key, delay, ctx);
     }
 
@@ -165,6 +213,27 @@ pub fn backoff_with(failures: u32, base: SimDuration, max: SimDuration) -> SimDu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bucket_allows_a_burst_of_100_then_one_per_100ms() {
+        let mut b = Bucket::full();
+        let t0 = SimTime::from_nanos(5_000_000_000);
+        for _ in 0..100 {
+            assert_eq!(b.reserve(t0), SimDuration::ZERO);
+        }
+        assert_eq!(b.reserve(t0), SimDuration::from_millis(100));
+        assert_eq!(b.reserve(t0), SimDuration::from_millis(200));
+        // 1 s later ten tokens came back, two of them already promised.
+        assert_eq!(
+            b.reserve(SimTime::from_nanos(6_000_000_000)),
+            SimDuration::ZERO
+        );
+        // Refill stops at the burst.
+        let mut b = Bucket::full();
+        b.reserve(t0);
+        assert_eq!(b.reserve(SimTime::from_nanos(u64::MAX)), SimDuration::ZERO);
+        assert!(b.credit <= i128::from(BUCKET_INTERVAL.as_nanos()) * 100);
+    }
 
     #[test]
     fn backoff_doubles_from_5ms_to_1000s() {
