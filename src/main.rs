@@ -6,6 +6,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod cli;
+
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
@@ -54,6 +56,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
+    FgdReplay(cli::fgd::ReplayArgs),
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             out,
         } => run(&scenario, seed, until, out),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::FgdReplay(args) => cli::fgd::replay_cmd(&args),
         Command::Explain {
             scenario,
             pod,

@@ -16,6 +16,7 @@ pub mod config;
 pub mod cycle;
 pub mod explain;
 pub mod framework;
+pub mod gpu;
 pub mod listers;
 pub mod memo;
 pub mod plugins;
