@@ -1,5 +1,5 @@
-//! `kubesim fgd-replay` and `kubesim import alibaba-gpu-v2023`: the FGD paper's experiment
-//! on the Alibaba GPU trace (see docs/fgd.md).
+//! `kubesim fgd-replay`: the FGD paper's experiment on the Alibaba GPU trace (see
+//! docs/fgd.md).
 
 use std::fs;
 use std::io::Write;
@@ -42,24 +42,6 @@ pub struct ReplayArgs {
     /// Output directory for curves.csv and summary.csv.
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-pub struct ImportArgs {
-    /// Trace format; only `alibaba-gpu-v2023`.
-    pub format: String,
-    /// Node list: CSV (openb_node_list_*.csv) or the node YAML.
-    #[arg(long)]
-    pub nodes: PathBuf,
-    /// Pod list CSV (openb_pod_list_*.csv).
-    #[arg(long)]
-    pub pods: PathBuf,
-    /// Score policy of the scenario's scheduler profile.
-    #[arg(long, default_value = "FGD")]
-    pub policy: String,
-    /// Where to write the scenario (YAML... written as JSON, which YAML includes).
-    #[arg(long)]
-    pub out: PathBuf,
 }
 
 fn parse_seeds(s: &str) -> Result<Vec<u64>> {

@@ -171,12 +171,27 @@ const MEMO_DEVICES: usize = 8;
 /// Most remembered node states; the memo is cleared when it fills (bounded memory).
 const MEMO_MAX: usize = 1 << 20;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Key {
     cpu_left: i64,
     model: u32,
     len: u8,
     left: [u16; MEMO_DEVICES],
+}
+
+impl std::hash::Hash for Key {
+    /// Four words instead of one call per field and per byte: the memo is the replay's
+    /// hottest path.
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let mut packed = [0u64; 2];
+        for (i, &l) in self.left.iter().enumerate() {
+            packed[i / 4] |= u64::from(l) << (16 * (i % 4));
+        }
+        h.write_u64(self.cpu_left as u64);
+        h.write_u64(u64::from(self.model) << 8 | u64::from(self.len));
+        h.write_u64(packed[0]);
+        h.write_u64(packed[1]);
+    }
 }
 
 /// FxHash's multiply-rotate mix: the memo is hit millions of times per replay and its keys

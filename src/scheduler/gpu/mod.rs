@@ -342,7 +342,7 @@ mod tests {
             left: vec![MILLI; 4],
             ..NodeGpus::default()
         };
-        let key = ObjectKey::new(crate::api::objects::Kind::Pod, "d".into(), "p".into());
+        let key = ObjectKey::new(crate::api::objects::Kind::Pod, "d", "p");
         let mut r = req(1, 600);
         r.devices = vec![2];
         assert_eq!(n.add(&key, &r), vec![2]);

@@ -22,7 +22,8 @@
 //!    from the policy's `select_gpus`.
 //! 4. At each whole percent k = 0..=130 of arrived GPU request (the first pod whose arrival
 //!    reaches k% of capacity), the allocated milli-GPU and the cluster's fragmentation
-//!    (typical pods of the original list) are recorded.
+//!    (typical pods of the original list) are recorded; the last percent, which the top-up
+//!    misses by less than one pod, gets the final state.
 //!
 //! This drives [`crate::scheduler::cycle`] directly on a [`Snapshot`]: no API store, no
 //! kubelet, no watch latency, no binding; the plugins and cycle code are the scheduler's.
@@ -346,6 +347,11 @@ pub fn replay(
             record(next_k, &snapshot, alloc_milli, count + 1, failed);
             next_k += 1;
         }
+    }
+    // The top-up stops just short of 130% (the next pod would pass it): the last whole
+    // percent is within one pod of the end, so it gets the final state.
+    if next_k <= MAX_ARRIVED_PCT && arrived_milli * 100 > (i64::from(next_k) - 1) * cap {
+        record(next_k, &snapshot, alloc_milli, arrivals.len(), failed);
     }
     Ok(Curve {
         policy: policy.to_string(),

@@ -67,7 +67,9 @@ impl Fgd {
                 buf[..n].copy_from_slice(left);
                 let mut best: Option<(i64, usize)> = None;
                 for d in 0..n {
-                    if left[d] < req.milli {
+                    // Devices with the same free milli-GPU give the same node state, and
+                    // the first of them wins ties: evaluate each value once.
+                    if left[d] < req.milli || left[..d].contains(&left[d]) {
                         continue;
                     }
                     buf[d] -= req.milli;
