@@ -265,6 +265,41 @@ pub fn node_free(node: &crate::scheduler::cache::NodeInfo) -> (i64, &[i64], &str
     }
 }
 
+/// Reserve: the devices for the pod on `node`, chosen by the profile's highest-weight score
+/// plugin (the paper's scripts make it Open-Gpu-Share's `gpuSelMethod`), else by
+/// [`select_best`]. `None` for a pod without GPU request or when nothing fits.
+pub fn reserve_devices(
+    profile: &crate::scheduler::config::Profile,
+    cx: &crate::scheduler::framework::CycleContext<'_>,
+    node: &crate::scheduler::cache::NodeInfo,
+    rng: &mut crate::sim::RngStream,
+) -> Option<Vec<usize>> {
+    let req = cx.info.gpu.as_ref()?;
+    let mut top: Option<(usize, i64)> = None;
+    for &(i, w) in &profile.score {
+        if top.is_none_or(|(_, tw)| w > tw) {
+            top = Some((i, w));
+        }
+    }
+    top.and_then(|(i, _)| profile.plugins[i].select_gpus(cx, node, rng))
+        .or_else(|| select_best(node_free(node).1, req))
+}
+
+/// The pod with `alibabacloud.com/gpu-index` set to `devices` (what open-gpu-share's Reserve
+/// patches onto the pod), so the cache and the bound object agree.
+pub fn pinned(
+    info: &crate::scheduler::cache::PodInfo,
+    devices: &[usize],
+) -> Option<crate::scheduler::cache::PodInfo> {
+    let mut obj = (*info.pod).clone();
+    if let crate::api::objects::Object::Pod(p) = &mut obj {
+        p.metadata
+            .annotations
+            .insert(ANNO_GPU_INDEX.to_string(), format_devices(devices));
+    }
+    crate::scheduler::cache::PodInfo::new(std::sync::Arc::new(obj))
+}
+
 /// Whether `count` devices have at least `milli` free each.
 pub fn can_host(left: &[i64], milli: i64, count: u32) -> bool {
     left.iter().filter(|&&l| l >= milli).count() >= count as usize

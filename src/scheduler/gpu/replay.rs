@@ -284,7 +284,6 @@ pub fn replay(
     record(0, &snapshot, 0, 0, 0);
     let mut next_k = 1u32;
     let (mut arrived_milli, mut alloc_milli, mut failed) = (0i64, 0i64, 0usize);
-    let score_plugin = profile.score.first().map(|&(i, _)| i);
     let num_nodes = snapshot.len();
     for (count, &(idx, copy)) in arrivals.iter().enumerate() {
         let tp = &trace.pods[idx];
@@ -318,13 +317,7 @@ pub fn replay(
                         }
                         .unwrap_or(0);
                         let node = nodes[pick];
-                        let devices = match (&info.gpu, score_plugin) {
-                            (None, _) => None,
-                            (Some(req), Some(i)) => profile.plugins[i]
-                                .select_gpus(&cx, node, &mut sched_rng)
-                                .or_else(|| gpu::select_best(gpu::node_free(node).1, req)),
-                            (Some(req), None) => gpu::select_best(gpu::node_free(node).1, req),
-                        };
+                        let devices = gpu::reserve_devices(&profile, &cx, node, &mut sched_rng);
                         Some((node.name.clone(), devices))
                     }
                 }
