@@ -6,6 +6,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod cli;
+
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 
@@ -73,6 +75,8 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
+    FgdReplay(cli::fgd::ReplayArgs),
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         } => run(&scenario, seed, until, out, record_faults.as_deref()),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
+        Command::FgdReplay(args) => cli::fgd::replay_cmd(&args),
         Command::Explain {
             scenario,
             pod,

@@ -20,6 +20,7 @@ use crate::api::selector::{
     LabelSelectorRequirement, Selector, SelectorOperator, selector_from_option,
 };
 
+use super::gpu::{GpuRequest, NodeGpus};
 use super::listers::Listers;
 use super::memo::{AffinityMemo, TopologyCounts};
 
@@ -36,6 +37,8 @@ pub struct PodInfo {
     pub host_ports: Vec<HostPort>,
     /// Parsed inter-pod (anti-)affinity terms (InterPodAffinity).
     pub affinity: PodAffinityInfo,
+    /// GPU request from the `alibabacloud.com/gpu-*` annotations (see [`super::gpu`]).
+    pub gpu: Option<GpuRequest>,
 }
 
 /// A `hostPort` a container binds (`util.GetHostPorts`).
@@ -79,6 +82,7 @@ impl PodInfo {
             non_zero: pod_non_zero_requests(&p.spec),
             host_ports,
             affinity: PodAffinityInfo::new(p),
+            gpu: GpuRequest::from_pod(p),
             pod: obj.clone(),
         })
     }
@@ -118,6 +122,8 @@ pub struct NodeInfo {
     /// New (unique in the snapshot) on every change of this node or its pods: the key of
     /// [`super::node_cache`]'s entries.
     pub generation: u64,
+    /// The node's GPU devices and which pod sits on which (see [`super::gpu`]).
+    pub gpus: Option<NodeGpus>,
 }
 
 impl NodeInfo {
@@ -137,6 +143,7 @@ impl NodeInfo {
             images: Vec::new(),
             pods_with_affinity: Vec::new(),
             pods_with_required_anti_affinity: Vec::new(),
+            gpus: None,
         }
     }
 
@@ -162,7 +169,29 @@ impl NodeInfo {
         if !pod.affinity.required_anti_affinity.is_empty() {
             self.pods_with_required_anti_affinity.push(pod.clone());
         }
+        if let (Some(g), Some(req)) = (self.gpus.as_mut(), pod.gpu.as_ref()) {
+            g.add(&pod.key, req);
+        }
         self.pods.push(pod);
+    }
+
+    /// Re-reads the node's GPUs; keeps the device assignments when the device count is
+    /// unchanged, otherwise re-places the node's GPU pods.
+    fn refresh_gpus(&mut self, node: &Node) {
+        let fresh = NodeGpus::from_node(node);
+        match (self.gpus.as_mut(), fresh) {
+            (Some(old), Some(new)) if old.count() == new.count() => old.model = new.model,
+            (_, fresh) => {
+                self.gpus = fresh;
+                if let Some(g) = self.gpus.as_mut() {
+                    for p in &self.pods {
+                        if let Some(req) = &p.gpu {
+                            g.add(&p.key, req);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Removes the pod with `key`; returns it.
@@ -179,6 +208,9 @@ impl NodeInfo {
         self.pods_with_affinity.retain(|p| &p.key != key);
         self.pods_with_required_anti_affinity
             .retain(|p| &p.key != key);
+        if let (Some(g), Some(req)) = (self.gpus.as_mut(), pod.gpu.as_ref()) {
+            g.remove(key, req);
+        }
         Some(pod)
     }
 }
@@ -600,6 +632,7 @@ impl Snapshot {
         info.images = Self::images_of(node).into_iter().map(|(n, _)| n).collect();
         info.images.sort();
         info.node = Some(obj.clone());
+        info.refresh_gpus(node);
         if old_zone.as_deref() != Some(new_zone.as_str()) {
             if old_zone.is_some() {
                 self.remove_from_tree(i);
@@ -631,6 +664,7 @@ impl Snapshot {
         info.unschedulable = false;
         info.taints.clear();
         info.images.clear();
+        info.gpus = None;
     }
 
     fn remove_from_tree(&mut self, i: usize) {

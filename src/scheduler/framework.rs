@@ -149,6 +149,17 @@ pub trait Plugin {
     /// NormalizeScore over all feasible nodes' raw scores, in node order. Default: none.
     fn normalize(&self, _cx: &CycleContext<'_>, _state: &CycleState, _scores: &mut [i64]) {}
 
+    /// Reserve-time GPU device choice for the pod on `node` (the FGD paper's `gpusel`), for
+    /// GPU score plugins; `None` leaves the default rule ([`super::gpu::select_best`]).
+    fn select_gpus(
+        &self,
+        _cx: &CycleContext<'_>,
+        _node: &NodeInfo,
+        _rng: &mut crate::sim::RngStream,
+    ) -> Option<Vec<usize>> {
+        None
+    }
+
     /// Whether the plugin has a NormalizeScore (for explain's `normalized` column).
     fn has_normalize(&self) -> bool {
         false

@@ -16,6 +16,7 @@ pub mod config;
 pub mod cycle;
 pub mod explain;
 pub mod framework;
+pub mod gpu;
 pub mod listers;
 pub mod memo;
 pub mod node_cache;
@@ -280,8 +281,22 @@ impl Scheduler {
         // Release the cycle's shared count tables before assuming the pod, so the cache
         // updates them in place instead of copying them (see `memo`).
         drop(state);
+        // Reserve: GPU pods get their devices from the profile's GPU policy (see `gpu`).
+        let devices = match (&outcome, &qp.info.gpu) {
+            (Ok(node), Some(_)) => self
+                .snapshot
+                .get(node)
+                .and_then(|n| gpu::reserve_devices(profile, &cx, n, ctx.rng())),
+            _ => None,
+        };
         match outcome {
-            Ok(node) => self.assume_and_bind(qp.info.clone(), &node, ctx),
+            Ok(node) => {
+                let info = devices
+                    .and_then(|d| gpu::pinned(&qp.info, &d))
+                    .map(Arc::new)
+                    .unwrap_or_else(|| qp.info.clone());
+                self.assume_and_bind(info, &node, ctx)
+            }
             Err(message) => {
                 if let Some(c) = preempt {
                     self.preempt(&qp.info, c, ctx);

@@ -21,6 +21,8 @@
 
 use std::sync::Arc;
 
+use crate::api::objects::{Object, pod::Pod};
+
 use super::cache::{NodeInfo, PodInfo};
 
 #[derive(Clone, Debug, Default)]
@@ -38,7 +40,8 @@ struct Entry {
 #[derive(Default)]
 pub struct NodeCache {
     shape: u64,
-    last: Option<Arc<PodInfo>>,
+    /// The pod (and its priority) that started the current shape.
+    last: Option<(Arc<Object>, i32)>,
     nodes_generation: u64,
     /// By [`NodeInfo::slot`].
     entries: Vec<Entry>,
@@ -47,9 +50,9 @@ pub struct NodeCache {
 /// Most plugins per profile whose scores are cached (bits of [`Entry::valid`]).
 pub const MAX_CACHED_PLUGINS: usize = 64;
 
-fn same_shape(a: &PodInfo, b: &PodInfo) -> bool {
-    let (p, q) = (a.pod(), b.pod());
-    a.priority == b.priority
+fn same_shape(p: &Pod, priority: i32, b: &PodInfo) -> bool {
+    let q = b.pod();
+    priority == b.priority
         && p.metadata.namespace == q.metadata.namespace
         && p.metadata.labels == q.metadata.labels
         && p.spec == q.spec
@@ -58,10 +61,17 @@ fn same_shape(a: &PodInfo, b: &PodInfo) -> bool {
 impl NodeCache {
     /// Starts a cycle for `pod` in a snapshot at `nodes_generation`: entries filled for an
     /// identical earlier pod stay usable.
-    pub fn begin(&mut self, pod: &Arc<PodInfo>, nodes_generation: u64) {
-        if !self.last.as_ref().is_some_and(|l| same_shape(l, pod)) {
+    pub fn begin(&mut self, pod: &PodInfo, nodes_generation: u64) {
+        let same = match &self.last {
+            Some((obj, priority)) => match &**obj {
+                Object::Pod(p) => same_shape(p, *priority, pod),
+                _ => false,
+            },
+            None => false,
+        };
+        if !same {
             self.shape += 1;
-            self.last = Some(pod.clone());
+            self.last = Some((pod.pod.clone(), pod.priority));
         }
         self.nodes_generation = nodes_generation;
     }

@@ -1,10 +1,21 @@
 //! In-tree plugins, one file each, and the registry that builds them by name.
 //!
+//! Besides upstream's in-tree plugins, the registry has the FGD paper's GPU plugins (Weng et
+//! al., ATC'23; see [`super::gpu`]): the filter `GpuShare` and the score plugins `Random`,
+//! `DotProduct`, `GpuClustering`, `GpuPacking`, `BestFit` and `FGD`, each with its GPU
+//! device choice at reserve time ([`super::framework::Plugin::select_gpus`]).
+//!
 //! Volume plugins (VolumeRestrictions, the *Limits plugins, VolumeBinding, VolumeZone) are
 //! out of scope: kubesim models no volumes, and upstream they are no-ops for pods without
 //! volumes, so the default profile behaves the same without them.
 
 pub mod balanced_allocation;
+pub mod best_fit;
+pub mod dot_product;
+pub mod fgd;
+pub mod gpu_clustering;
+pub mod gpu_packing;
+pub mod gpu_share;
 pub mod image_locality;
 pub mod inter_pod_affinity;
 pub mod node_affinity;
@@ -13,6 +24,7 @@ pub mod node_ports;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
+pub mod random_score;
 pub mod resource_allocation;
 pub mod taint_toleration;
 
@@ -107,6 +119,13 @@ pub fn build(
             name,
             plugin_args,
         )?)?),
+        "GpuShare" => Box::new(gpu_share::GpuShare),
+        "Random" => Box::new(random_score::RandomScore::new(args(name, plugin_args)?)),
+        "DotProduct" => Box::new(dot_product::DotProduct::new(args(name, plugin_args)?)?),
+        "GpuClustering" => Box::new(gpu_clustering::GpuClustering),
+        "GpuPacking" => Box::new(gpu_packing::GpuPacking),
+        "BestFit" => Box::new(best_fit::BestFit),
+        "FGD" => Box::new(fgd::Fgd::new(args(name, plugin_args)?)?),
         other => return Err(format!("unknown plugin {other:?}")),
     };
     Ok(Some(p))

@@ -1,0 +1,3 @@
+//! Subcommands of the binary that live in their own files.
+
+pub mod fgd;

@@ -1,0 +1,370 @@
+//! The FGD paper's experiment: replay a pod list onto the GPU cluster under one policy and
+//! record the GPU allocation as the workload arrives.
+//!
+//! Source: `hkust-adsl/kubernetes-scheduler-simulator` `pkg/simulator/core.go`
+//! (`SortClusterPods`), `simulator.go` (`TunePodsByNodeTotalResource`, `tuneUpPods`,
+//! `tuneDownPods`), `experiments/analysis/merge_alloc_discrete.py`,
+//! `scripts/generate_config_and_run.py` and `experiments/run_scripts/generate_run_scripts.py`.
+//!
+//! Protocol, one run per (policy, seed):
+//! 1. Pods in name order, shuffled (ChaCha8 stream `fgd-replay` of the seed; upstream uses
+//!    Go's `math/rand`, so the orders differ: the comparison is statistical).
+//! 2. Top-up to 130% of the cluster's milli-GPU: draw pods of the original list uniformly and
+//!    append copies (`<name>-tuned-<i>`) until the next one would pass the target (the stop
+//!    test adds the candidate's per-GPU milli-GPU, the running sum its total, as upstream);
+//!    a list above the target loses uniformly drawn pods instead.
+//! 3. Pods arrive one at a time and never finish. Each goes through one scheduling cycle of
+//!    a profile with `NodeResourcesFit` and `GpuShare` as filters and the policy as the only
+//!    score plugin (weight 1000), over all nodes (`percentageOfNodesToScore: 100`); a pod
+//!    that fits nowhere is dropped. Ties go to the smallest node name, as in the paper's
+//!    simulator (whose vendored `selectHost` does that instead of kube-scheduler's uniform
+//!    draw; [`TieBreak::Random`] gives kube-scheduler's rule). The winner's devices come
+//!    from the policy's `select_gpus`.
+//! 4. At each whole percent k = 0..=130 of arrived GPU request (the first pod whose arrival
+//!    reaches k% of capacity), the allocated milli-GPU and the cluster's fragmentation
+//!    (typical pods of the original list) are recorded; the last percent, which the top-up
+//!    misses by less than one pod, gets the final state.
+//!
+//! This drives [`crate::scheduler::cycle`] directly on a [`Snapshot`]: no API store, no
+//! kubelet, no watch latency, no binding; the plugins and cycle code are the scheduler's.
+
+use std::sync::Arc;
+
+use rand::RngExt;
+use rand::seq::SliceRandom;
+
+use crate::api::objects::Object;
+use crate::api::objects::node::Node;
+use crate::api::objects::pod::Pod;
+use crate::scheduler::cache::{PodInfo, Snapshot};
+use crate::scheduler::config::{KubeSchedulerConfiguration, Profile, SchedulerConfig};
+use crate::scheduler::cycle;
+use crate::scheduler::framework::{CycleContext, CycleState};
+use crate::scheduler::gpu::frag::{FragMemo, PodShape, TypicalPod, typical_pods};
+use crate::scheduler::gpu::trace::TracePod;
+use crate::scheduler::gpu::{self, GpuRequest, NodeGpus};
+use crate::sim::RngFactory;
+
+/// The paper's six policies, in its order.
+pub const POLICIES: &[&str] = &[
+    "Random",
+    "DotProduct",
+    "GpuClustering",
+    "GpuPacking",
+    "BestFit",
+    "FGD",
+];
+
+/// The paper's workload inflation (`workloadTuningConfig.ratio`).
+pub const TUNE_RATIO: f64 = 1.3;
+/// Last sampled percent of arrived GPU request.
+pub const MAX_ARRIVED_PCT: u32 = 130;
+
+/// A trace ready to replay: nodes and pods as objects, plus what the protocol needs.
+pub struct Trace {
+    pub nodes: Vec<Arc<Object>>,
+    /// Pods in file order (the top-up draws from this list).
+    pub pods: Vec<TracePod>,
+    pods_obj: Vec<Pod>,
+    /// Total milli-GPU of the cluster.
+    pub capacity_milli: i64,
+    /// The typical pods of the pod list (FGD's distribution and the fragmentation metric).
+    pub typical: Vec<TypicalPod>,
+}
+
+impl Trace {
+    pub fn new(nodes: Vec<Node>, pods: Vec<TracePod>) -> Result<Trace, String> {
+        let capacity_milli = nodes
+            .iter()
+            .filter_map(NodeGpus::from_node)
+            .map(|g| g.count() as i64 * gpu::MILLI)
+            .sum::<i64>();
+        if capacity_milli <= 0 {
+            return Err("the node list has no GPU".into());
+        }
+        if pods.is_empty() {
+            return Err("the pod list is empty".into());
+        }
+        let pods_obj = pods
+            .iter()
+            .map(TracePod::to_pod)
+            .collect::<Result<Vec<_>, _>>()?;
+        let shapes: Vec<PodShape> = pods_obj
+            .iter()
+            .map(|p| {
+                let cpu = crate::api::resources::pod_non_zero_requests(&p.spec).milli_cpu;
+                PodShape::of(cpu, GpuRequest::from_pod(p).as_ref())
+            })
+            .collect();
+        Ok(Trace {
+            nodes: nodes
+                .into_iter()
+                .map(|n| Arc::new(Object::Node(n)))
+                .collect(),
+            typical: typical_pods(&shapes),
+            pods,
+            pods_obj,
+            capacity_milli,
+        })
+    }
+
+    /// The scheduler configuration of the replay for `policy` (a KubeSchedulerConfiguration
+    /// any scenario could hold).
+    pub fn scheduler_config(&self, policy: &str, seed: u64) -> serde_json::Value {
+        let mut plugin_config = Vec::new();
+        if policy == "Random" {
+            plugin_config.push(serde_json::json!({"name": "Random", "args": {"seed": seed}}));
+        }
+        if policy == "FGD" {
+            plugin_config.push(serde_json::json!({
+                "name": "FGD",
+                "args": {"typicalPods": self.typical, "dimExtMethod": "share", "normMethod": "max"},
+            }));
+        }
+        if policy == "DotProduct" {
+            plugin_config.push(serde_json::json!({
+                "name": "DotProduct",
+                "args": {"dimExtMethod": "merge", "normMethod": "max"},
+            }));
+        }
+        serde_json::json!({
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "percentageOfNodesToScore": 100,
+            "profiles": [{
+                "schedulerName": "fgd-replay",
+                "plugins": {
+                    "multiPoint": {"disabled": [{"name": "*"}]},
+                    "filter": {"enabled": [{"name": "NodeResourcesFit"}, {"name": "GpuShare"}]},
+                    "preFilter": {"enabled": [{"name": "NodeResourcesFit"}]},
+                    "preScore": {"enabled": [{"name": policy}]},
+                    "score": {"enabled": [{"name": policy, "weight": 1000}]},
+                },
+                "pluginConfig": plugin_config,
+            }],
+        })
+    }
+
+    /// Arrival order for `seed`: indexes into [`Trace::pods`] with the tuned copy number
+    /// (`None` for an original pod).
+    pub fn arrivals(&self, rng: &mut crate::sim::RngStream) -> Vec<(usize, Option<usize>)> {
+        let mut order: Vec<usize> = (0..self.pods.len()).collect();
+        order.sort_by(|&a, &b| self.pods[a].name.cmp(&self.pods[b].name));
+        order.shuffle(rng);
+        let mut list: Vec<(usize, Option<usize>)> = order.into_iter().map(|i| (i, None)).collect();
+        let target = TUNE_RATIO * self.capacity_milli as f64;
+        let mut total: i64 = self.pods.iter().map(TracePod::total_milli).sum();
+        let n = self.pods.len();
+        if (total as f64) < target {
+            // Bounded: every accepted copy adds ≥ 0; stop after as many copies as fit in
+            // the target even for 1-milli pods.
+            for copy in 0..(target as usize + n) {
+                let idx = rng.random_range(0..n);
+                let p = &self.pods[idx];
+                if (total + p.gpu_milli) as f64 > target {
+                    break;
+                }
+                total += p.total_milli();
+                list.push((idx, Some(copy)));
+            }
+        } else {
+            while (total as f64) > target && !list.is_empty() {
+                let k = rng.random_range(0..list.len());
+                let (idx, _) = list.remove(k);
+                total -= self.pods[idx].total_milli();
+            }
+        }
+        list
+    }
+}
+
+/// One point of an allocation curve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Arrived GPU request, percent of capacity.
+    pub arrived_pct: u32,
+    /// Allocated milli-GPU.
+    pub allocated_milli: i64,
+    /// Fragmented milli-GPU of the cluster (sum of the nodes' fragmentation).
+    pub frag_milli: f64,
+    /// Pods that arrived so far, and those that could not be placed.
+    pub arrived_pods: usize,
+    pub failed_pods: usize,
+}
+
+/// One replay's result.
+#[derive(Clone, Debug)]
+pub struct Curve {
+    pub policy: String,
+    pub seed: u64,
+    pub capacity_milli: i64,
+    pub samples: Vec<Sample>,
+}
+
+impl Curve {
+    /// Unallocated GPU at `pct` arrived, in percent of capacity (the paper's metric).
+    pub fn unallocated_pct_at(&self, pct: u32) -> Option<f64> {
+        let s = self.samples.iter().find(|s| s.arrived_pct == pct)?;
+        Some(100.0 - 100.0 * s.allocated_milli as f64 / self.capacity_milli as f64)
+    }
+}
+
+fn build_profile(trace: &Trace, policy: &str, seed: u64) -> Result<Profile, String> {
+    let cfg: KubeSchedulerConfiguration =
+        serde_json::from_value(trace.scheduler_config(policy, seed))
+            .map_err(|e| format!("scheduler configuration: {e}"))?;
+    let mut sc = SchedulerConfig::from_config(&cfg)?;
+    if sc.profiles.len() != 1 {
+        return Err("expected one profile".into());
+    }
+    Ok(sc.profiles.remove(0))
+}
+
+/// How host selection breaks ties between nodes with the highest score.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TieBreak {
+    /// The smallest node name, as the paper's simulator (its vendored `selectHost` was
+    /// changed "for reproducibility").
+    #[default]
+    Name,
+    /// Uniformly at random, as kube-scheduler (and kubesim's scheduler) does.
+    Random,
+}
+
+/// The node with the highest total, the smallest name among equals.
+fn select_host_by_name(
+    totals: &[i64],
+    nodes: &[&crate::scheduler::cache::NodeInfo],
+) -> Option<usize> {
+    let max = *totals.iter().max()?;
+    (0..totals.len())
+        .filter(|&i| totals[i] == max)
+        .min_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name))
+}
+
+/// Replays `trace` under `policy` with `seed`.
+pub fn replay(
+    trace: &Trace,
+    policy: &str,
+    seed: u64,
+    tie_break: TieBreak,
+) -> Result<Curve, String> {
+    if !POLICIES.contains(&policy) {
+        return Err(format!("unknown policy {policy:?} (one of {POLICIES:?})"));
+    }
+    let profile = build_profile(trace, policy, seed)?;
+    let factory = RngFactory::new(seed);
+    let mut order_rng = factory.stream("fgd-replay");
+    let mut sched_rng = factory.stream("fgd-replay/scheduler");
+    let arrivals = trace.arrivals(&mut order_rng);
+
+    let mut snapshot = Snapshot::default();
+    for n in &trace.nodes {
+        snapshot.upsert_node(n.clone());
+    }
+    let mut metric = FragMemo::new(trace.typical.clone());
+    let cap = trace.capacity_milli;
+    let mut samples = Vec::with_capacity(MAX_ARRIVED_PCT as usize + 1);
+    let mut record = |k: u32, snap: &Snapshot, alloc: i64, arrived: usize, failed: usize| {
+        let frag = snap
+            .nodes()
+            .map(|n| {
+                let (cpu, left, model) = gpu::node_free(n);
+                metric.frag(cpu, left, model)
+            })
+            .sum();
+        samples.push(Sample {
+            arrived_pct: k,
+            allocated_milli: alloc,
+            frag_milli: frag,
+            arrived_pods: arrived,
+            failed_pods: failed,
+        });
+    };
+    record(0, &snapshot, 0, 0, 0);
+    let mut next_k = 1u32;
+    let (mut arrived_milli, mut alloc_milli, mut failed) = (0i64, 0i64, 0usize);
+    let num_nodes = snapshot.len();
+    let mut node_cache = crate::scheduler::node_cache::NodeCache::default();
+    for (count, &(idx, copy)) in arrivals.iter().enumerate() {
+        let tp = &trace.pods[idx];
+        let mut pod = trace.pods_obj[idx].clone();
+        if let Some(c) = copy {
+            pod.metadata.name = format!("{}-tuned-{c}", tp.name);
+        }
+        let Some(mut info) = PodInfo::new(Arc::new(Object::Pod(pod))) else {
+            return Err("internal: not a pod".into());
+        };
+        node_cache.begin(&info, snapshot.nodes_generation);
+        let placed = {
+            let cx = CycleContext {
+                pod: info.pod(),
+                info: &info,
+                snapshot: &snapshot,
+            };
+            let mut state = CycleState::default();
+            match cycle::pre_filter(&profile, &cx, &mut state) {
+                Err(_) => None,
+                Ok(()) => {
+                    let feas = cycle::find_feasible(
+                        &profile,
+                        &cx,
+                        &state,
+                        0,
+                        num_nodes,
+                        Some(&mut node_cache),
+                    );
+                    if feas.feasible.is_empty() {
+                        None
+                    } else {
+                        let nodes: Vec<_> = feas.feasible.iter().map(|&i| snapshot.at(i)).collect();
+                        let (totals, _) = cycle::prioritize(
+                            &profile,
+                            &cx,
+                            &mut state,
+                            &nodes,
+                            false,
+                            Some(&mut node_cache),
+                        );
+                        let pick = match tie_break {
+                            TieBreak::Name => select_host_by_name(&totals, &nodes),
+                            TieBreak::Random => cycle::select_host(&totals, &mut sched_rng),
+                        }
+                        .unwrap_or(0);
+                        let node = nodes[pick];
+                        let devices = gpu::reserve_devices(&profile, &cx, node, &mut sched_rng);
+                        Some((node.name.clone(), devices))
+                    }
+                }
+            }
+        };
+        match placed {
+            Some((node, devices)) => {
+                if let (Some(g), Some(d)) = (info.gpu.as_mut(), devices) {
+                    g.devices = d;
+                }
+                alloc_milli += tp.total_milli();
+                snapshot.add_pod(Arc::new(info), &node);
+            }
+            None => {
+                failed += 1;
+            }
+        }
+        arrived_milli += tp.total_milli();
+        while next_k <= MAX_ARRIVED_PCT && arrived_milli * 100 >= i64::from(next_k) * cap {
+            record(next_k, &snapshot, alloc_milli, count + 1, failed);
+            next_k += 1;
+        }
+    }
+    // The top-up stops just short of 130% (the next pod would pass it): the last whole
+    // percent is within one pod of the end, so it gets the final state.
+    if next_k <= MAX_ARRIVED_PCT && arrived_milli * 100 > (i64::from(next_k) - 1) * cap {
+        record(next_k, &snapshot, alloc_milli, arrivals.len(), failed);
+    }
+    Ok(Curve {
+        policy: policy.to_string(),
+        seed,
+        capacity_milli: cap,
+        samples,
+    })
+}
