@@ -327,6 +327,9 @@ struct PreFilterState {
     counts: Vec<HashMap<String, i64>>,
     /// Minimum over domains (`math.MaxInt32` when there are none), the critical path.
     min: Vec<i64>,
+    /// Per constraint: 1 when the incoming pod matches its own selector (`selfMatchNum`),
+    /// computed once per cycle instead of once per node.
+    self_match: Vec<i64>,
 }
 
 impl PreFilterState {
@@ -458,18 +461,23 @@ impl Plugin for PodTopologySpread {
             .iter()
             .map(|m| m.values().copied().min().unwrap_or(i64::from(i32::MAX)))
             .collect();
+        let self_match = constraints
+            .iter()
+            .map(|c| i64::from(c.selector.matches(&pod.metadata.labels)))
+            .collect();
         state.write(
             PRE_FILTER_KEY,
             PreFilterState {
                 constraints,
                 counts,
                 min,
+                self_match,
             },
         );
         Status::success()
     }
 
-    fn filter(&self, cx: &CycleContext<'_>, state: &CycleState, node: &NodeInfo) -> Status {
+    fn filter(&self, _cx: &CycleContext<'_>, state: &CycleState, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(PRE_FILTER_KEY) else {
             return Status::new(
                 Code::Error,
@@ -481,7 +489,7 @@ impl Plugin for PodTopologySpread {
             let Some(value) = labels.get(&c.topology_key) else {
                 return Status::unresolvable(ERR_NODE_LABEL_NOT_MATCH);
             };
-            let self_match = i64::from(c.selector.matches(&cx.pod.metadata.labels));
+            let self_match = s.self_match[i];
             let match_num = s.counts[i].get(value).copied().unwrap_or(0);
             let skew = match_num + self_match - s.min_match(i);
             if skew > i64::from(c.max_skew) {
