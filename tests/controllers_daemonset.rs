@@ -380,24 +380,10 @@ fn failed_daemon_pods_are_replaced_with_back_off() {
 /// checked on a DaemonSet applied without any of those fields.
 #[test]
 fn daemonset_defaults_match_the_reference_row() {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    let Ok(bytes) = std::fs::read(&file) else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
+    let Some(doc) = common::controller_vectors() else {
         return;
     };
-    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let row = doc["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "deploy.defaults")
-        .expect("the deploy.defaults row");
+    let row = common::controller_vector_row(&doc, "deploy.defaults");
     let want = &row["expected"]["DaemonSet"];
     let (c, _) = cluster(SCENARIO);
     let key = ObjectKey::new(Kind::DaemonSet, "default", "agent");

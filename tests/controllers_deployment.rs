@@ -7,7 +7,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use kubesim::api::meta::{ConditionStatus, IntOrString, Time};
@@ -20,22 +20,6 @@ use kubesim::runtime::{Cluster, Component, Context};
 use kubesim::sim::{SimDuration, SimTime};
 
 use common::Buf;
-
-fn reference() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    if file.is_file() {
-        Some(file)
-    } else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
-        None
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Reference rows
@@ -276,8 +260,9 @@ fn check_eq(id: &str, got: &serde_json::Value, want: &serde_json::Value) -> Resu
 
 #[test]
 fn deployment_vector_rows() {
-    let Some(file) = reference() else { return };
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let Some(doc) = common::controller_vectors() else {
+        return;
+    };
     let mut checked = 0;
     let mut failures = Vec::new();
     for case in doc["cases"].as_array().unwrap() {

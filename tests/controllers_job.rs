@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::Buf;
 use kubesim::api::ObjectKey;
@@ -17,22 +17,6 @@ use kubesim::controllers::job::{
 };
 use kubesim::runtime::Cluster;
 use kubesim::sim::{SimDuration, SimTime};
-
-fn reference() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    if file.is_file() {
-        Some(file)
-    } else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
-        None
-    }
-}
 
 fn secs(s: u64) -> SimDuration {
     SimDuration::from_secs(s)
@@ -56,8 +40,9 @@ fn defaulted(yaml_spec: serde_json::Value) -> Job {
 
 #[test]
 fn job_vector_rows() {
-    let Some(file) = reference() else { return };
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let Some(doc) = common::controller_vectors() else {
+        return;
+    };
     let mut checked = 0;
     let mut failures = Vec::new();
     for case in doc["cases"].as_array().unwrap() {

@@ -4,28 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kubesim::api::ObjectKey;
 use kubesim::api::objects::{Kind, Object, PodPhase};
 use kubesim::controllers::rank::{RankedPod, less};
 use kubesim::sim::{SimDuration, SimTime};
-
-fn reference() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    if file.is_file() {
-        Some(file)
-    } else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
-        None
-    }
-}
 
 const NOW: SimTime = SimTime::from_nanos(400 * 24 * 3600 * 1_000_000_000);
 
@@ -73,8 +57,9 @@ fn ranked(p: &serde_json::Value, rank: i32) -> RankedPod {
 
 #[test]
 fn replicaset_vector_rows() {
-    let Some(file) = reference() else { return };
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let Some(doc) = common::controller_vectors() else {
+        return;
+    };
     let mut checked = 0;
     let mut failures = Vec::new();
     for case in doc["cases"].as_array().unwrap() {

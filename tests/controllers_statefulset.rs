@@ -446,24 +446,10 @@ fn runs_are_reproducible() {
 /// storage is not modelled.
 #[test]
 fn statefulset_defaults_match_the_reference_row() {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    let Ok(bytes) = std::fs::read(&file) else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
+    let Some(doc) = common::controller_vectors() else {
         return;
     };
-    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let row = doc["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "deploy.defaults")
-        .expect("the deploy.defaults row");
+    let row = common::controller_vector_row(&doc, "deploy.defaults");
     let want = &row["expected"]["StatefulSet"];
     let (c, _) = cluster(&SCENARIO.replace("        replicas: 3\n", ""));
     let key = ObjectKey::new(Kind::StatefulSet, "default", "web");

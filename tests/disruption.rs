@@ -9,7 +9,7 @@ mod common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use common::Buf;
@@ -26,22 +26,6 @@ use kubesim::controllers::drain::{DrainOptions, EVICTION_RETRY};
 use kubesim::controllers::pods::is_ready;
 use kubesim::runtime::{Cluster, Component, Context, RunConfig};
 use kubesim::sim::{SimDuration, SimTime};
-
-fn reference() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    if file.is_file() {
-        Some(file)
-    } else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
-        None
-    }
-}
 
 fn at(secs: u64) -> SimTime {
     SimTime::ZERO.saturating_add(SimDuration::from_secs(secs))
@@ -104,8 +88,9 @@ fn pod_key(name: &str) -> ObjectKey {
 
 #[test]
 fn pdb_vector_row() {
-    let Some(file) = reference() else { return };
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let Some(doc) = common::controller_vectors() else {
+        return;
+    };
     let mut checked = 0;
     for case in doc["cases"].as_array().unwrap() {
         if case["topic"] != "pdb" {

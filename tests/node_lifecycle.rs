@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::Buf;
 use kubesim::api::objects::node::Node;
@@ -19,22 +19,6 @@ use kubesim::controllers::nodelifecycle::{
 use kubesim::controllers::podgc::{GC_CHECK_PERIOD, QUARANTINE_TIME};
 use kubesim::runtime::Cluster;
 use kubesim::sim::{SimDuration, SimTime};
-
-fn reference() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBESIM_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
-    let file = dir.join("vectors/controllers.json");
-    if file.is_file() {
-        Some(file)
-    } else {
-        eprintln!(
-            "skipping: {} not found (set KUBESIM_REFERENCE)",
-            file.display()
-        );
-        None
-    }
-}
 
 fn state_name(s: ZoneState) -> &'static str {
     match s {
@@ -56,8 +40,9 @@ fn parse_state(s: &str) -> ZoneState {
 
 #[test]
 fn node_lifecycle_vector_rows() {
-    let Some(file) = reference() else { return };
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let Some(doc) = common::controller_vectors() else {
+        return;
+    };
     let cfg = ControllersConfig::default();
     let admission = AdmissionConfig::default();
     let mut checked = 0;

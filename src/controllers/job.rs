@@ -55,12 +55,12 @@ use crate::api::{DeleteOptions, WatchEvent, WatchEventType, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
+use super::pods::EXPECTATIONS_TIMEOUT;
 use super::pods::{
     claim_pods, controller_ref, create_pod, is_active, is_ready, pod_from_template, pod_key,
     slow_start_batch,
 };
 use super::rank::RankedPod;
-use super::replicaset::EXPECTATIONS_TIMEOUT;
 use super::workqueue::WorkQueue;
 
 /// Upstream `DefaultJobPodFailureBackOff`.

@@ -26,9 +26,12 @@ use crate::api::objects::{Kind, Object, ObjectKey, PodTemplateSpec};
 use crate::api::selector::{Selector, selector_from_option};
 use crate::api::{DeleteOptions, WatchEvent, WatchEventType, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
-use crate::sim::{SimDuration, SimTime};
+use crate::sim::SimDuration;
 
-use super::pods::{availability, controller_ref, create_pod, pod_from_template, slow_start_batch};
+use super::pods::{
+    Expectations, availability, claim_pods, controller_ref, create_pod, pod_from_template,
+    pods_in_namespace, slow_start_batch,
+};
 use super::rank::{RankedPod, sort_for_deletion};
 use super::workqueue::WorkQueue;
 
@@ -36,26 +39,10 @@ pub use super::pods::is_active;
 
 /// Upstream `BurstReplicas`: the most creates or deletes in one sync.
 pub const BURST_REPLICAS: usize = 500;
-/// Upstream `ExpectationsTimeout`.
-pub const EXPECTATIONS_TIMEOUT: SimDuration = SimDuration::from_secs(300);
+pub use super::pods::EXPECTATIONS_TIMEOUT;
 
 const WATCH_SETS: usize = 0;
 const WATCH_PODS: usize = 1;
-
-/// Outstanding creates and deletes of one set (upstream `UIDTrackingControllerExpectations`).
-#[derive(Clone, Debug, Default)]
-struct Expectations {
-    add: i64,
-    del: BTreeSet<String>,
-    set_at: SimTime,
-}
-
-impl Expectations {
-    fn satisfied(&self, now: SimTime) -> bool {
-        (self.add <= 0 && self.del.is_empty())
-            || now.saturating_since(self.set_at) > EXPECTATIONS_TIMEOUT
-    }
-}
 
 /// The component.
 #[derive(Default)]
@@ -68,7 +55,6 @@ pub struct ReplicaSetController {
 
 /// The parts of a ReplicaSet or ReplicationController the controller uses.
 struct SetView<'a> {
-    uid: &'a str,
     replicas: i32,
     min_ready_seconds: i32,
     selector: Selector,
@@ -81,7 +67,6 @@ struct SetView<'a> {
 fn view(obj: &Object) -> Option<SetView<'_>> {
     match obj {
         Object::ReplicaSet(rs) => Some(SetView {
-            uid: &rs.metadata.uid,
             replicas: rs.spec.replicas.unwrap_or(1),
             min_ready_seconds: rs.spec.min_ready_seconds,
             // A selector that does not parse selects nothing.
@@ -93,7 +78,6 @@ fn view(obj: &Object) -> Option<SetView<'_>> {
             api_version: "apps/v1",
         }),
         Object::ReplicationController(rc) => Some(SetView {
-            uid: &rc.metadata.uid,
             replicas: rc.spec.replicas.unwrap_or(1),
             min_ready_seconds: rc.spec.min_ready_seconds,
             selector: if rc.spec.selector.is_empty() {
@@ -218,48 +202,9 @@ impl ReplicaSetController {
         let set_ref = format!("{kind_name}/{}/{}", key.namespace, key.name);
 
         // Claim: adopt matching orphans, release owned pods that no longer match.
-        let mut owned: Vec<Arc<Object>> = Vec::new();
-        let candidates: Vec<(ObjectKey, Arc<Object>)> = self
-            .pods
-            .range(ObjectKey::new(Kind::Pod, key.namespace.clone(), String::new())..)
-            .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == key.namespace)
-            .map(|(k, o)| (k.clone(), o.clone()))
-            .collect();
-        for (pk, obj) in candidates {
-            let Object::Pod(pod) = &*obj else { continue };
-            let matches = v.selector.matches(&pod.metadata.labels);
-            match pod.metadata.controller_ref() {
-                Some(r) if r.uid == v.uid => {
-                    if matches {
-                        owned.push(obj.clone());
-                    } else if pod.metadata.deletion_timestamp.is_none() {
-                        let uid = v.uid.to_string();
-                        let _ = ctx.patch(&pk, |o| {
-                            let m = o.meta_mut();
-                            let before = m.owner_references.len();
-                            m.owner_references.retain(|r| r.uid != uid);
-                            m.owner_references.len() != before
-                        });
-                    }
-                }
-                Some(_) => {}
-                None => {
-                    if matches && !v.deleting && pod.metadata.deletion_timestamp.is_none() {
-                        let oref = self.owner_ref(&set, &v);
-                        if let Ok(Some(adopted)) = ctx.patch(&pk, |o| {
-                            let m = o.meta_mut();
-                            if m.controller_ref().is_some() {
-                                return false;
-                            }
-                            m.owner_references.push(oref);
-                            true
-                        }) {
-                            owned.push(adopted);
-                        }
-                    }
-                }
-            }
-        }
+        let candidates = pods_in_namespace(&self.pods, &key.namespace);
+        let oref = self.owner_ref(&set, &v);
+        let owned = claim_pods(ctx, candidates, &v.selector, &oref, v.deleting, |_| true);
         let active: Vec<&Pod> = owned
             .iter()
             .filter_map(|o| match &**o {

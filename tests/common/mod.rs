@@ -105,3 +105,31 @@ impl std::io::Write for Buf {
         Ok(())
     }
 }
+
+/// `../shared/reference/vectors/controllers.json` beside the checkout (or under
+/// `KUBESIM_REFERENCE`), parsed. `None` (with a clear "skipping" line) when it is absent.
+pub fn controller_vectors() -> Option<serde_json::Value> {
+    let dir = std::env::var_os("KUBESIM_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference"));
+    let file = dir.join("vectors/controllers.json");
+    let Ok(bytes) = std::fs::read(&file) else {
+        eprintln!(
+            "skipping: {} not found (set KUBESIM_REFERENCE)",
+            file.display()
+        );
+        return None;
+    };
+    Some(serde_json::from_slice(&bytes).expect("controllers.json is JSON"))
+}
+
+/// The row of the controllers vectors with `id`.
+pub fn controller_vector_row(doc: &serde_json::Value, id: &str) -> serde_json::Value {
+    doc["cases"]
+        .as_array()
+        .expect("a cases array")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("the {id} row"))
+        .clone()
+}
