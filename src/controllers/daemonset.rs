@@ -464,16 +464,9 @@ impl DaemonSetController {
         match owner {
             Some(o) => self.queue.add(o, ctx),
             None if event.type_ != WatchEventType::Deleted => {
-                let matching: Vec<ObjectKey> = self
-                    .sets
-                    .iter()
-                    .filter(|(k, o)| {
-                        k.namespace == pod.metadata.namespace
-                            && as_ds(o)
-                                .is_some_and(|ds| selector_of(ds).matches(&pod.metadata.labels))
-                    })
-                    .map(|(k, _)| k.clone())
-                    .collect();
+                let matching = super::pods::owners_selecting(&self.sets, pod, |o, p| {
+                    as_ds(o).is_some_and(|ds| selector_of(ds).matches(&p.metadata.labels))
+                });
                 for k in matching {
                     self.queue.add(k, ctx);
                 }

@@ -238,6 +238,20 @@ pub fn claim_pods(
     owned
 }
 
+/// The owners in `owners` (a controller's cache) of `pod`'s namespace for which `selects`
+/// holds: the controllers an orphan pod's event concerns (upstream `getPodXs`).
+pub fn owners_selecting(
+    owners: &BTreeMap<ObjectKey, Arc<Object>>,
+    pod: &Pod,
+    selects: impl Fn(&Object, &Pod) -> bool,
+) -> Vec<ObjectKey> {
+    owners
+        .iter()
+        .filter(|(k, o)| k.namespace == pod.metadata.namespace && selects(o, pod))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// The pods of `namespace` in a cache keyed by [`ObjectKey`] (a range scan).
 pub fn pods_in_namespace(
     pods: &BTreeMap<ObjectKey, Arc<Object>>,

@@ -126,12 +126,9 @@ impl ReplicaSetController {
 
     /// Sets whose selector matches `pod` (for orphans).
     fn matching_sets(&self, pod: &Pod) -> Vec<ObjectKey> {
-        self.sets
-            .iter()
-            .filter(|(k, _)| k.namespace == pod.metadata.namespace)
-            .filter(|(_, o)| view(o).is_some_and(|v| v.selector.matches(&pod.metadata.labels)))
-            .map(|(k, _)| k.clone())
-            .collect()
+        super::pods::owners_selecting(&self.sets, pod, |o, p| {
+            view(o).is_some_and(|v| v.selector.matches(&p.metadata.labels))
+        })
     }
 
     fn on_pod(&mut self, event: &WatchEvent, ctx: &mut Context<'_>) {

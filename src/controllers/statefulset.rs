@@ -445,16 +445,9 @@ impl StatefulSetController {
         match self.owner_of(pod) {
             Some(o) => self.queue.add(o, ctx),
             None if event.type_ != WatchEventType::Deleted => {
-                let matching: Vec<ObjectKey> = self
-                    .sets
-                    .iter()
-                    .filter(|(k, o)| {
-                        k.namespace == pod.metadata.namespace
-                            && as_set(o)
-                                .is_some_and(|s| selector_of(s).matches(&pod.metadata.labels))
-                    })
-                    .map(|(k, _)| k.clone())
-                    .collect();
+                let matching = super::pods::owners_selecting(&self.sets, pod, |o, p| {
+                    as_set(o).is_some_and(|s| selector_of(s).matches(&p.metadata.labels))
+                });
                 for k in matching {
                     self.queue.add(k, ctx);
                 }
