@@ -360,16 +360,7 @@ impl DaemonSetController {
 
     /// The DaemonSet owning `pod` (controllerRef), if it is one we know.
     fn owner_of(&self, pod: &Pod) -> Option<ObjectKey> {
-        let r = pod.metadata.controller_ref()?;
-        if r.kind != "DaemonSet" {
-            return None;
-        }
-        let key = ObjectKey::new(
-            Kind::DaemonSet,
-            pod.metadata.namespace.clone(),
-            r.name.clone(),
-        );
-        (self.sets.get(&key)?.meta().uid == r.uid).then_some(key)
+        super::pods::owner_key(&self.sets, pod, Kind::DaemonSet)
     }
 
     fn on_set(&mut self, event: &WatchEvent, ctx: &mut Context<'_>) {

@@ -555,26 +555,15 @@ impl JobController {
 
     /// The Job owning `pod` (controllerRef of kind Job with a known uid).
     fn owner_of(&self, pod: &Pod) -> Option<ObjectKey> {
-        let r = pod.metadata.controller_ref()?;
-        if r.kind != "Job" {
-            return None;
-        }
-        let key = ObjectKey::new(Kind::Job, pod.metadata.namespace.clone(), r.name.clone());
-        let job = self.jobs.get(&key)?;
-        (job.meta().uid == r.uid).then_some(key)
+        super::pods::owner_key(&self.jobs, pod, Kind::Job)
     }
 
     fn matching_jobs(&self, pod: &Pod) -> Vec<ObjectKey> {
-        self.jobs
-            .iter()
-            .filter(|(k, _)| k.namespace == pod.metadata.namespace)
-            .filter(|(_, o)| match &***o {
-                Object::Job(j) => selector_from_option(j.spec.selector.as_ref())
-                    .is_ok_and(|s| s.matches(&pod.metadata.labels)),
-                _ => false,
-            })
-            .map(|(k, _)| k.clone())
-            .collect()
+        super::pods::owners_selecting(&self.jobs, pod, |o, p| match o {
+            Object::Job(j) => selector_from_option(j.spec.selector.as_ref())
+                .is_ok_and(|s| s.matches(&p.metadata.labels)),
+            _ => false,
+        })
     }
 
     fn job_finished(&self, key: &ObjectKey) -> bool {

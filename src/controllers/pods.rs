@@ -238,6 +238,21 @@ pub fn claim_pods(
     owned
 }
 
+/// The key of `pod`'s controller when it is a `kind` object in `owners` (a controller's
+/// cache) with the controllerRef's uid (upstream `resolveControllerRef`).
+pub fn owner_key(
+    owners: &BTreeMap<ObjectKey, Arc<Object>>,
+    pod: &Pod,
+    kind: Kind,
+) -> Option<ObjectKey> {
+    let r = pod.metadata.controller_ref()?;
+    if r.kind != kind.as_str() {
+        return None;
+    }
+    let key = ObjectKey::new(kind, pod.metadata.namespace.clone(), r.name.clone());
+    (owners.get(&key)?.meta().uid == r.uid).then_some(key)
+}
+
 /// The owners in `owners` (a controller's cache) of `pod`'s namespace for which `selects`
 /// holds: the controllers an orphan pod's event concerns (upstream `getPodXs`).
 pub fn owners_selecting(

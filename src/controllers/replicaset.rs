@@ -113,15 +113,8 @@ impl ReplicaSetController {
 
     /// The set owning `pod` (controllerRef), if it is one we know.
     fn owner_of(&self, pod: &Pod) -> Option<ObjectKey> {
-        let r = pod.metadata.controller_ref()?;
-        let kind = match r.kind.as_str() {
-            "ReplicaSet" => Kind::ReplicaSet,
-            "ReplicationController" => Kind::ReplicationController,
-            _ => return None,
-        };
-        let key = ObjectKey::new(kind, pod.metadata.namespace.clone(), r.name.clone());
-        let set = self.sets.get(&key)?;
-        (set.meta().uid == r.uid).then_some(key)
+        super::pods::owner_key(&self.sets, pod, Kind::ReplicaSet)
+            .or_else(|| super::pods::owner_key(&self.sets, pod, Kind::ReplicationController))
     }
 
     /// Sets whose selector matches `pod` (for orphans).

@@ -414,16 +414,7 @@ impl StatefulSetController {
     }
 
     fn owner_of(&self, pod: &Pod) -> Option<ObjectKey> {
-        let r = pod.metadata.controller_ref()?;
-        if r.kind != "StatefulSet" {
-            return None;
-        }
-        let key = ObjectKey::new(
-            Kind::StatefulSet,
-            pod.metadata.namespace.clone(),
-            r.name.clone(),
-        );
-        (self.sets.get(&key)?.meta().uid == r.uid).then_some(key)
+        super::pods::owner_key(&self.sets, pod, Kind::StatefulSet)
     }
 
     fn on_pod(&mut self, event: &WatchEvent, ctx: &mut Context<'_>) {
