@@ -6,6 +6,7 @@
 //! - [`runtime`]: one simulated cluster: engine + store + watch delivery + components + outputs;
 //! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
+//! - [`proxy`]: kube-proxy (rules per node) and [`traffic`]: requests to Services;
 //! - [`setup`]: a checked scenario into a cluster with its objects and components.
 //!
 //! ```
@@ -35,9 +36,11 @@ pub mod api;
 pub mod controllers;
 pub mod expect;
 pub mod kubelet;
+pub mod proxy;
 pub mod runtime;
 pub mod scenario;
 pub mod scheduler;
 pub mod setup;
 pub mod sim;
 pub mod timeline;
+pub mod traffic;

@@ -238,8 +238,16 @@ fn run(
     let (events_file, events) = PendingFile::create(&out, "events.jsonl")?;
     let (metrics_file, metrics) = PendingFile::create(&out, "metrics.csv")?;
     let (summary_file, summary_out) = PendingFile::create(&out, "summary.json")?;
-    let pending = [&events_file, &metrics_file, &summary_file];
-    let outcome = simulate(&scenario, events, metrics, summary_out);
+    let (services_file, services_out) = match scenario.traffic {
+        Some(_) => {
+            let (p, f) = PendingFile::create(&out, "services.csv")?;
+            (Some(p), Some(f))
+        }
+        None => (None, None),
+    };
+    let mut pending = vec![&events_file, &metrics_file, &summary_file];
+    pending.extend(services_file.as_ref());
+    let outcome = simulate(&scenario, events, metrics, services_out, summary_out);
     let (summary, stopped) = match outcome {
         Ok(v) => v,
         Err(e) => {
@@ -273,6 +281,7 @@ fn simulate(
     scenario: &Scenario,
     events: fs::File,
     metrics: fs::File,
+    services: Option<fs::File>,
     summary_out: fs::File,
 ) -> Result<(Summary, bool)> {
     let mut cluster = kubesim::setup::build(
@@ -281,6 +290,9 @@ fn simulate(
         Box::new(BufWriter::new(metrics)),
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(f) = services {
+        cluster.set_services_output(Box::new(BufWriter::new(f)));
+    }
     let stopped = cluster.run().err().map(|e| e.to_string());
     if let Some(reason) = &stopped {
         eprintln!("stopped: {reason}");

@@ -8,8 +8,10 @@
 //! StatefulSet, Job, TTL-after-finished and CronJob controllers, the disruption controller
 //! (PodDisruptionBudget status), and, when the kubelet runs, the node lifecycle controller,
 //! the taint eviction controller and the pod garbage collector (with `spec.controllers`)
-//! and the EndpointSlice controller (endpoints need the pod IPs kubelets assign), then the
-//! scenario's `timeline` (`spec.events` plus the faults `spec.chaos` draws for the seed) and
+//! and the EndpointSlice controller (endpoints need the pod IPs kubelets assign), then,
+//! when the scenario has `spec.traffic` (and the kubelet and controllers run), `kube-proxy`
+//! and the `traffic` sources (nothing else reads the nodes' rules, so kube-proxy is left
+//! out without traffic), then the scenario's `timeline` (`spec.events` plus the faults `spec.chaos` draws for the seed) and
 //! `expectations` (`spec.expect`) when the scenario has any. Without
 //! kubelets no node renews its Lease, so the node lifecycle controller would mark every node
 //! unreachable after the grace period. [`Components`] turns the kubelet and the controllers
@@ -117,6 +119,21 @@ pub fn build_with(
                 .add_component(c)
                 .expect("controller names are unique");
         }
+    }
+    if let Some(traffic) = &scenario.traffic
+        && components.kubelet
+        && components.controllers
+    {
+        cluster
+            .add_component(Box::new(crate::proxy::KubeProxy::new(traffic.proxy)))
+            .expect("kube-proxy is registered once");
+        cluster
+            .add_component(Box::new(crate::traffic::Traffic::new(
+                traffic.sources.clone(),
+            )))
+            .expect("traffic is registered once");
+        // services.csv joins the digest whether or not the caller keeps it.
+        cluster.set_services_output(Box::new(std::io::sink()));
     }
     let (_, timeline) = crate::timeline::full_timeline(scenario);
     if !timeline.is_empty() {

@@ -30,7 +30,7 @@
 //!
 //! Simplified: upstream's reconciler packs endpoints more cleverly (it may merge
 //! partially-filled slices and prefers fewer writes over tight packing in other ways);
-//! topology hints, traffic distribution, dual-stack (IPv6 slices) and the legacy Endpoints
+//! topology-mode `Auto` hints, dual-stack (IPv6 slices) and the legacy Endpoints
 //! object are not modelled; Node events do not requeue Services (zones are read at sync).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,8 +38,8 @@ use std::sync::Arc;
 
 use crate::api::meta::{IntOrString, ObjectMeta, OwnerReference};
 use crate::api::objects::networking::{
-    Endpoint, EndpointConditions, EndpointPort, EndpointSlice, ObjectReference, Service,
-    ServiceType,
+    Endpoint, EndpointConditions, EndpointHints, EndpointPort, EndpointSlice, ForZone,
+    ObjectReference, Service, ServiceType,
 };
 use crate::api::objects::pod::{Pod, Protocol};
 use crate::api::objects::{Kind, Object, ObjectKey, PodPhase};
@@ -105,6 +105,7 @@ pub fn pod_to_endpoint(pod: &Pod, service: &Service, zone: Option<String>) -> En
         },
         hostname,
         node_name: (!pod.spec.node_name.is_empty()).then(|| pod.spec.node_name.clone()),
+        hints: zone_hints(service, serving, zone.as_deref()),
         zone: zone.filter(|z| !z.is_empty()),
         target_ref: Some(ObjectReference {
             kind: "Pod".into(),
@@ -112,6 +113,26 @@ pub fn pod_to_endpoint(pod: &Pod, service: &Service, zone: Option<String>) -> En
             name: pod.metadata.name.clone(),
             uid: pod.metadata.uid.clone(),
         }),
+    }
+}
+
+/// Topology hints for one endpoint, after `staging/src/k8s.io/endpointslice/trafficdist`:
+/// a Service with `trafficDistribution: PreferClose` (or its newer name `PreferSameZone`)
+/// gets `hints.forZones: [<the endpoint's own zone>]` on every serving endpoint that has a
+/// zone; otherwise no hints. (The older `service.kubernetes.io/topology-mode: Auto`
+/// proportional allocation is not modelled.)
+fn zone_hints(service: &Service, serving: bool, zone: Option<&str>) -> Option<EndpointHints> {
+    let prefer_close = matches!(
+        service.spec.traffic_distribution.as_deref(),
+        Some("PreferClose" | "PreferSameZone")
+    );
+    match zone {
+        Some(z) if prefer_close && serving && !z.is_empty() => Some(EndpointHints {
+            for_zones: vec![ForZone {
+                name: z.to_string(),
+            }],
+        }),
+        _ => None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::api::objects::{Kind, Object, PodPhase};
 use crate::runtime::Context;
 
-use super::spec::{Expectation, PodSet, Subject};
+use super::spec::{Expectation, PodSet, ServiceField, Subject};
 
 /// `type=status/reason` as a condition is shown in results.
 pub fn condition_text(type_: &str, status: Option<&str>, reason: Option<&str>) -> String {
@@ -54,18 +54,44 @@ pub fn evaluate(e: &Expectation, ctx: &Context<'_>) -> (bool, String) {
             condition_text(type_, Some(got_status), Some(got_reason)),
         );
     }
+    if let Subject::Service { service, field } = &e.subject {
+        let Some(c) = ctx.traffic_metrics().total(service) else {
+            return (false, format!("no traffic to {service}"));
+        };
+        let x = match field {
+            ServiceField::Requests => Some(c.requests as f64),
+            ServiceField::Succeeded => Some(c.succeeded as f64),
+            ServiceField::Refused => Some(c.refused as f64),
+            ServiceField::TimedOut => Some(c.timed_out as f64),
+            ServiceField::Errors => Some(c.errors as f64),
+            ServiceField::SuccessRatio => c.success_ratio(),
+            ServiceField::LatencyP50Ms => c.latency_ms(0.5),
+            ServiceField::LatencyP99Ms => c.latency_ms(0.99),
+        };
+        let Some(x) = x else {
+            return (false, "no requests yet".into());
+        };
+        let holds = e.comparison.is_some_and(|(op, want)| op.holds(x, want));
+        let text = if field.is_count() {
+            format!("{x}")
+        } else {
+            format!("{x:.6}")
+        };
+        return (holds, text);
+    }
     let observed = match value(&e.subject, ctx) {
         Ok(n) => n,
         Err(text) => return (false, text),
     };
     let holds = e
         .comparison
-        .is_some_and(|(op, want)| op.holds(observed, want));
+        .is_some_and(|(op, want)| op.holds(observed as f64, want));
     (holds, observed.to_string())
 }
 
 fn value(subject: &Subject, ctx: &Context<'_>) -> Result<i64, String> {
     Ok(match subject {
+        Subject::Service { .. } => 0,
         Subject::Field { key, field } => {
             let Some(obj) = ctx.get(key) else {
                 return Err(format!("{key} not found"));

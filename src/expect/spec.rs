@@ -3,8 +3,10 @@
 //! An expectation is `{name, <when>, <subject>, <comparison>}`:
 //! - when: `at: T`; `eventually: {within: W, after: EVENT | at: T}`; `always: {from?, to?}`;
 //! - subject: `workload` (+ `field` or `condition`), `pods`, `pending`, `nodes`,
-//!   `restarts`, `skew`;
-//! - comparison: one of `eq`, `ne`, `lt`, `le`, `gt`, `ge` with an integer (not for
+//!   `restarts`, `skew`, `service` (+ `field`: request totals of `spec.traffic` since the
+//!   run started);
+//! - comparison: one of `eq`, `ne`, `lt`, `le`, `gt`, `ge` with an integer (a number for
+//!   the service fields `successRatio` and `latencyP50Ms`/`latencyP99Ms`; not for
 //!   `condition`, which holds or not).
 
 use std::collections::BTreeSet;
@@ -24,7 +26,7 @@ pub struct Expectation {
     pub when: When,
     pub subject: Subject,
     /// `None` for a condition check.
-    pub comparison: Option<(Op, i64)>,
+    pub comparison: Option<(Op, f64)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +64,7 @@ impl Op {
         ("ge", Op::Ge),
     ];
 
-    pub fn holds(self, observed: i64, want: i64) -> bool {
+    pub fn holds(self, observed: f64, want: f64) -> bool {
         match self {
             Op::Eq => observed == want,
             Op::Ne => observed != want,
@@ -120,6 +122,46 @@ pub enum Subject {
     /// Largest difference in matching pods (bound, not terminal) between two domains of the
     /// topology key (domains: values of the key on any node).
     Skew { set: PodSet, topology_key: String },
+    /// A request total of a Service receiving `spec.traffic` (`namespace/name`), since
+    /// the run started.
+    Service {
+        service: String,
+        field: ServiceField,
+    },
+}
+
+/// What a `service` expectation reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceField {
+    Requests,
+    Succeeded,
+    Refused,
+    TimedOut,
+    Errors,
+    SuccessRatio,
+    LatencyP50Ms,
+    LatencyP99Ms,
+}
+
+impl ServiceField {
+    pub const ALL: [(&'static str, ServiceField); 8] = [
+        ("requests", ServiceField::Requests),
+        ("succeeded", ServiceField::Succeeded),
+        ("refused", ServiceField::Refused),
+        ("timedOut", ServiceField::TimedOut),
+        ("errors", ServiceField::Errors),
+        ("successRatio", ServiceField::SuccessRatio),
+        ("latencyP50Ms", ServiceField::LatencyP50Ms),
+        ("latencyP99Ms", ServiceField::LatencyP99Ms),
+    ];
+
+    /// Whether the value is a count (compared with integers).
+    pub fn is_count(self) -> bool {
+        !matches!(
+            self,
+            ServiceField::SuccessRatio | ServiceField::LatencyP50Ms | ServiceField::LatencyP99Ms
+        )
+    }
 }
 
 /// Status fields an expectation may read, per kind (upstream names).
@@ -168,8 +210,9 @@ const WORKLOADS: [Kind; 6] = [
     Kind::Job,
 ];
 
-const SUBJECTS: &[&str] = &["workload", "pods", "pending", "nodes", "restarts", "skew"];
-const NOT_YET: &[&str] = &["serviceSuccessRatio", "serviceLatency"];
+const SUBJECTS: &[&str] = &[
+    "workload", "pods", "pending", "nodes", "restarts", "skew", "service",
+];
 
 /// Decodes `spec.expect`. `timeline` names the events `eventually.after` may refer to;
 /// every window must end by `duration`.
@@ -216,15 +259,6 @@ fn parse_one(
     problems: &mut Problems,
 ) -> Option<Expectation> {
     let mut f = Fields::of(item, path, problems)?;
-    for k in NOT_YET {
-        if f.has(k) {
-            problems.push((
-                f.field(k),
-                format!("`{k}` is not supported by this version of kubesim yet (the network and traffic model is not built yet)"),
-            ));
-            return None;
-        }
-    }
     let name = f.required_string("name", problems)?;
     let before = problems.len();
     let at = f.duration("at", problems);
@@ -330,8 +364,14 @@ fn parse_one(
     }
     let subject = subject(&mut f, problems)?;
     let mut comparison = None;
+    let numbers = matches!(&subject, Subject::Service { field, .. } if !field.is_count());
     for (k, op) in Op::ALL {
-        if let Some(n) = f.int(k, problems) {
+        let n = if numbers {
+            f.number(k, problems)
+        } else {
+            f.int(k, problems).map(|n| n as f64)
+        };
+        if let Some(n) = n {
             if comparison.is_some() {
                 problems.push((f.field(k), "one comparison per expectation".into()));
             }
@@ -478,6 +518,32 @@ fn subject(f: &mut Fields<'_>, problems: &mut Problems) -> Option<Subject> {
             let set = pod_set(&mut s, problems)?;
             let topology_key = s.required_string("topologyKey", problems)?;
             Subject::Skew { set, topology_key }
+        }
+        "service" => {
+            let name = s.required_string("name", problems)?;
+            let namespace = s
+                .string("namespace", problems)
+                .unwrap_or_else(|| "default".into());
+            s.finish(problems);
+            let Some(field_name) = f.string("field", problems) else {
+                problems.push((f.field("field"), "Required value".into()));
+                return None;
+            };
+            let Some((_, field)) = ServiceField::ALL.iter().find(|(n, _)| *n == field_name) else {
+                let names: Vec<&str> = ServiceField::ALL.iter().map(|(n, _)| *n).collect();
+                problems.push((
+                    f.field("field"),
+                    format!(
+                        "Unsupported value: {field_name:?}: supported values: {}",
+                        names.join(", ")
+                    ),
+                ));
+                return None;
+            };
+            return Some(Subject::Service {
+                service: format!("{namespace}/{name}"),
+                field: *field,
+            });
         }
         _ => return None,
     };

@@ -208,6 +208,27 @@ impl Context<'_> {
         list[index] = result;
     }
 
+    /// The nodes' data plane (kube-proxy's programmed rules; a simulator facility, as
+    /// the nodes' kernels are).
+    pub fn dataplane(&self) -> &crate::proxy::Dataplane {
+        &self.world.dataplane
+    }
+
+    /// The data plane, for kube-proxy (programming rules) and the traffic component
+    /// (per-node balancer state).
+    pub fn dataplane_mut(&mut self) -> &mut crate::proxy::Dataplane {
+        &mut self.world.dataplane
+    }
+
+    /// Request outcomes per Service (services.csv, summary.json).
+    pub fn traffic_metrics(&self) -> &crate::traffic::TrafficMetrics {
+        &self.world.traffic
+    }
+
+    pub fn traffic_metrics_mut(&mut self) -> &mut crate::traffic::TrafficMetrics {
+        &mut self.world.traffic
+    }
+
     /// Emits a Kubernetes Event (a line of events.jsonl).
     pub fn record(&mut self, event: EventRecord) {
         self.world.recorder.record(&event);

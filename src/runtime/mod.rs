@@ -116,6 +116,10 @@ pub struct World {
     /// Components started during the current event ([`Context::spawn`]), registered
     /// right after it.
     spawned: Vec<Box<dyn Component>>,
+    /// The nodes' kube-proxy rules ([`crate::proxy`]).
+    pub(crate) dataplane: crate::proxy::Dataplane,
+    /// Request outcomes per Service ([`crate::traffic`]).
+    pub(crate) traffic: crate::traffic::TrafficMetrics,
 }
 
 impl World {
@@ -206,6 +210,8 @@ pub struct Cluster {
     components: Vec<Slot>,
     config: RunConfig,
     metrics: output::MetricsWriter,
+    /// services.csv, when the scenario has traffic ([`Cluster::set_services_output`]).
+    services: Option<output::ServicesWriter>,
     next_sample: SimTime,
 }
 
@@ -229,6 +235,8 @@ impl Cluster {
             api_down: false,
             stalled: Vec::new(),
             spawned: Vec::new(),
+            dataplane: crate::proxy::Dataplane::default(),
+            traffic: crate::traffic::TrafficMetrics::default(),
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -236,6 +244,7 @@ impl Cluster {
             world,
             components: Vec::new(),
             metrics: output::MetricsWriter::new(metrics),
+            services: None,
             next_sample: SimTime::ZERO,
             config,
         }
@@ -268,6 +277,17 @@ impl Cluster {
     /// Expectation results so far, in declaration order.
     pub fn expectations(&self) -> &[summary::ExpectationResult] {
         &self.world.expectations
+    }
+
+    /// Request outcomes per Service so far.
+    pub fn traffic(&self) -> &crate::traffic::TrafficMetrics {
+        &self.world.traffic
+    }
+
+    /// Writes services.csv (one row per Service and sample) to `out`. Its digest joins
+    /// the run digest.
+    pub fn set_services_output(&mut self, out: Box<dyn Write>) {
+        self.services = Some(output::ServicesWriter::new(out));
     }
 
     pub fn metrics_rows(&self) -> u64 {
@@ -499,13 +519,25 @@ impl Cluster {
             memory_requested_ratio: output::format_ratio(s.requested_memory, s.allocatable_memory),
         };
         self.metrics.write(&row);
+        if self.world.traffic.enabled {
+            let rows = self.world.traffic.take_interval();
+            if let Some(w) = &mut self.services {
+                for (service, counts) in rows {
+                    w.write(&t, &service, &counts);
+                }
+            }
+        }
     }
 
     /// Flushes both outputs and returns the run digest.
     pub fn finish_outputs(&mut self) -> io::Result<String> {
         let events = self.world.recorder.finish()?;
         let metrics = self.metrics.finish()?;
-        Ok(output::combine_digests(&events, &metrics))
+        let mut parts = vec![events, metrics];
+        if let Some(w) = &mut self.services {
+            parts.push(w.finish()?);
+        }
+        Ok(output::combine_digest_parts(&parts))
     }
 }
 

@@ -232,11 +232,80 @@ pub fn format_ratio(num: i64, den: i64) -> String {
 
 /// The run digest: `sha256(events digest ‖ metrics digest)`, hex.
 pub fn combine_digests(events: &[u8; 32], metrics: &[u8; 32]) -> String {
+    combine_digest_parts(&[*events, *metrics])
+}
+
+/// `sha256` of the concatenated output digests, hex (events, metrics, then services when
+/// the scenario has traffic).
+pub fn combine_digest_parts(parts: &[[u8; 32]]) -> String {
     let mut h = Sha256::new();
-    h.update(events);
-    h.update(metrics);
+    for p in parts {
+        h.update(p);
+    }
     let d: [u8; 32] = h.finalize().into();
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One row of services.csv: one Service over one sample interval (ending at `t_s`).
+/// Ratio and latencies are empty when the interval had no request (no success).
+#[derive(Debug, Serialize)]
+pub struct ServicesRow<'a> {
+    pub t_s: &'a str,
+    pub service: &'a str,
+    pub requests: u64,
+    pub succeeded: u64,
+    pub refused: u64,
+    pub timed_out: u64,
+    pub errors: u64,
+    pub success_ratio: String,
+    pub latency_p50_ms: String,
+    pub latency_p99_ms: String,
+}
+
+/// services.csv, hashed as it is written.
+pub struct ServicesWriter {
+    out: csv::Writer<HashingWriter<Box<dyn Write>>>,
+    error: Option<io::Error>,
+}
+
+impl ServicesWriter {
+    pub fn new(out: Box<dyn Write>) -> Self {
+        ServicesWriter {
+            out: csv::Writer::from_writer(HashingWriter::new(out)),
+            error: None,
+        }
+    }
+
+    pub fn write(&mut self, t: &SimTime, service: &str, c: &crate::traffic::metrics::Counts) {
+        let opt =
+            |x: Option<f64>, digits: usize| x.map_or(String::new(), |v| format!("{v:.digits$}"));
+        let t_s = format_seconds(*t);
+        let row = ServicesRow {
+            t_s: &t_s,
+            service,
+            requests: c.requests,
+            succeeded: c.succeeded,
+            refused: c.refused,
+            timed_out: c.timed_out,
+            errors: c.errors,
+            success_ratio: opt(c.success_ratio(), 6),
+            latency_p50_ms: opt(c.latency_ms(0.5), 3),
+            latency_p99_ms: opt(c.latency_ms(0.99), 3),
+        };
+        if self.error.is_none()
+            && let Err(e) = self.out.serialize(&row)
+        {
+            self.error = Some(io::Error::other(e));
+        }
+    }
+
+    pub fn finish(&mut self) -> io::Result<[u8; 32]> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.out.get_ref().digest())
+    }
 }
 
 #[cfg(test)]

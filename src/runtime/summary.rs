@@ -33,7 +33,12 @@ pub struct Summary {
     /// Results of `spec.expect`, in the order declared.
     pub expectations: Vec<ExpectationResult>,
     pub warnings: Vec<String>,
-    /// `sha256(sha256(events.jsonl) ‖ sha256(metrics.csv))`.
+    /// Request totals per Service (`spec.traffic`), by `namespace/name`; absent without
+    /// traffic.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, crate::traffic::metrics::ServiceSummary>,
+    /// `sha256(sha256(events.jsonl) ‖ sha256(metrics.csv))`, with `‖ sha256(services.csv)`
+    /// when the scenario has traffic.
     pub digest: String,
 }
 
@@ -127,6 +132,7 @@ impl Summary {
             workloads,
             expectations: cluster.expectations().to_vec(),
             warnings,
+            services: cluster.traffic().summary(),
             digest,
         }
     }

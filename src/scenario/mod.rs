@@ -60,6 +60,8 @@ pub struct Scenario {
     /// `spec.chaos`, checked; expanded into timeline entries when the cluster is built
     /// (after `--seed` may have changed the seed).
     pub chaos: Option<crate::timeline::chaos::ChaosSpec>,
+    /// `spec.traffic`, checked: kube-proxy settings and request sources.
+    pub traffic: Option<crate::traffic::spec::TrafficConfig>,
 }
 
 /// An object and where it came from.
@@ -217,7 +219,7 @@ impl Loader<'_, '_> {
             }
         };
         let s = &parsed.spec;
-        for (key, value) in [("network", &s.network), ("traffic", &s.traffic)] {
+        for (key, value) in [("network", &s.network)] {
             if value.is_some() {
                 d.report(
                     self.sink,
@@ -276,6 +278,20 @@ impl Loader<'_, '_> {
             }
             c
         });
+        let traffic = s.traffic.as_ref().map(|v| self.traffic(&d, v));
+        for (i, e) in timeline.iter().enumerate() {
+            if let crate::timeline::Action::TrafficRate { source, .. } = &e.action
+                && !traffic
+                    .as_ref()
+                    .is_some_and(|t| t.sources.iter().any(|s| &s.name == source))
+            {
+                d.report(
+                    self.sink,
+                    &format!("{}.trafficRate.source", path_index("spec.events", i)),
+                    format!("Not found: no spec.traffic source named {source:?}"),
+                );
+            }
+        }
         let expectations = match &s.expect {
             Some(v) => {
                 let mut problems = Vec::new();
@@ -353,7 +369,36 @@ impl Loader<'_, '_> {
             expectations,
             events_source,
             chaos,
+            traffic,
         })
+    }
+
+    /// `spec.traffic`: decoded, then checked (arrival CSVs read relative to the scenario).
+    fn traffic(
+        &mut self,
+        d: &Doc<'_>,
+        v: &serde_json::Value,
+    ) -> crate::traffic::spec::TrafficConfig {
+        let spec: crate::traffic::spec::TrafficSpec = match serde_path_to_error::deserialize(v) {
+            Ok(t) => t,
+            Err(e) => {
+                let path = join("spec.traffic", &serde_path(e.path()));
+                d.report(self.sink, &path, e.inner().to_string());
+                return crate::traffic::spec::TrafficConfig::default();
+            }
+        };
+        let base = self.base.clone();
+        let read = self.read;
+        let read_rel = |p: &str| {
+            let full = base.join(p);
+            read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
+        };
+        let mut problems = Vec::new();
+        let checked = crate::traffic::spec::check(&spec, &read_rel, &mut problems);
+        for (path, msg) in problems {
+            d.report(self.sink, &join("spec.traffic", &path), msg);
+        }
+        checked
     }
 
     /// `spec.events`: the timeline entries; `apply` objects are decoded and checked here,

@@ -88,6 +88,18 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Any finite number.
+    pub fn number(&mut self, key: &'static str, problems: &mut Problems) -> Option<f64> {
+        let v = self.raw(key)?;
+        match v.as_f64().filter(|x| x.is_finite()) {
+            Some(x) => Some(x),
+            None => {
+                problems.push((self.field(key), "expected a number".into()));
+                None
+            }
+        }
+    }
+
     /// A non-negative integer that fits an i32 (replica counts and the like).
     pub fn count(&mut self, key: &'static str, problems: &mut Problems) -> Option<i32> {
         let n = self.int(key, problems)?;

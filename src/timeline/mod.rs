@@ -25,6 +25,7 @@ mod objects;
 mod pods;
 mod registry;
 pub mod spec;
+mod traffic;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -92,6 +93,7 @@ enum Undo {
     Resume,
     RegistryUp,
     ControlPlaneUp,
+    TrafficSchedule,
 }
 
 impl Timeline {
@@ -224,6 +226,10 @@ impl Timeline {
                 objects::delete(&e, key, ctx);
                 None
             }
+            Action::TrafficRate { source, rate } => {
+                traffic::set_rate(&e, source, Some(*rate), ctx);
+                Some(Undo::TrafficSchedule)
+            }
         };
         if let (Some(after), Some(undo)) = (e.heal_after, undo) {
             let t = ctx.now().saturating_add(after);
@@ -249,6 +255,11 @@ impl Timeline {
             Undo::RegistryUp => {
                 if let Action::RegistryOutage { image } = &e.action {
                     registry::outage(&e, image, false, ctx);
+                }
+            }
+            Undo::TrafficSchedule => {
+                if let Action::TrafficRate { source, .. } = &e.action {
+                    traffic::set_rate(&e, source, None, ctx);
                 }
             }
             Undo::Resume => {

@@ -193,6 +193,11 @@ pub enum Action {
     Delete {
         key: ObjectKey,
     },
+    /// A traffic source's rate (requests per second) from now on, replacing its schedule.
+    TrafficRate {
+        source: String,
+        rate: f64,
+    },
 }
 
 impl Action {
@@ -223,6 +228,7 @@ impl Action {
             Action::Pause { paused: false, .. } => "resume",
             Action::Apply { .. } => "apply",
             Action::Delete { .. } => "delete",
+            Action::TrafficRate { .. } => "trafficRate",
         }
     }
 
@@ -239,6 +245,7 @@ impl Action {
                 | Action::ControlPlaneOutage
                 | Action::Cordon { on: true, .. }
                 | Action::Pause { paused: true, .. }
+                | Action::TrafficRate { .. }
         )
     }
 }
@@ -268,13 +275,13 @@ pub const ACTIONS: &[&str] = &[
     "resume",
     "apply",
     "delete",
+    "trafficRate",
 ];
 
 /// Action keys of the issue that need mechanisms this version lacks, with the reason.
 pub const NOT_YET: &[(&str, &str)] = &[
     ("networkPartition", "the network model is not built yet"),
     ("linkDegradation", "the network model is not built yet"),
-    ("trafficRate", "the traffic model is not built yet"),
 ];
 
 const TRIGGER_KEYS: &[&str] = &["name", "at", "every", "until", "count", "duration"];
@@ -427,7 +434,7 @@ fn parse_entry(
         problems.push((
             f.field("duration"),
             format!(
-                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon and pause"
+                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon, pause and trafficRate"
             ),
         ));
     }
@@ -531,6 +538,18 @@ fn parse_action(
             container: f.string("container", problems),
         },
         "controlPlaneOutage" => Action::ControlPlaneOutage,
+        "trafficRate" => {
+            let source = f.required_string("source", problems)?;
+            let rate = f.number("rate", problems);
+            let Some(rate) = rate.filter(|r| (0.0..=1e7).contains(r)) else {
+                problems.push((
+                    f.field("rate"),
+                    "Required value: requests per second, between 0 and 1e7".into(),
+                ));
+                return None;
+            };
+            Action::TrafficRate { source, rate }
+        }
         "registryOutage" => {
             let image = f.required_string("image", problems)?;
             if image.is_empty() || image.contains(',') {

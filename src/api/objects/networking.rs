@@ -96,7 +96,22 @@ pub struct Endpoint {
     pub hostname: Option<String>,
     pub node_name: Option<String>,
     pub zone: Option<String>,
+    /// Topology hints (`hints.forZones`), set by the EndpointSlice controller for Services
+    /// with a `trafficDistribution`; kube-proxy may route by them.
+    pub hints: Option<EndpointHints>,
     pub target_ref: Option<ObjectReference>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EndpointHints {
+    pub for_zones: Vec<ForZone>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ForZone {
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
