@@ -6,7 +6,8 @@
 //! - [`runtime`]: one simulated cluster: engine + store + watch delivery + components + outputs;
 //! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
-//! - [`setup`]: a checked scenario into a cluster with its objects and components.
+//! - [`setup`]: a checked scenario into a cluster with its objects and components;
+//! - [`bench`]: scheduler profiles compared over scenarios and seeds (`kubesim bench`).
 //!
 //! ```
 //! use kubesim::scenario;
@@ -32,6 +33,7 @@
 //! ```
 
 pub mod api;
+pub mod bench;
 pub mod controllers;
 pub mod expect;
 pub mod kubelet;

@@ -27,7 +27,7 @@ use crate::sim::{Engine, Limits, RngFactory, RngStream, SimDuration, SimError, S
 
 pub use component::{Component, ComponentId, Context};
 pub use output::{EventRecord, EventType, MetricsRow};
-pub use stats::Stats;
+pub use stats::{ChangeObserver, Stats};
 
 /// Watch propagation delay. Default: 10 ms, no jitter.
 ///
@@ -116,6 +116,8 @@ pub struct World {
     /// Components started during the current event ([`Context::spawn`]), registered
     /// right after it.
     spawned: Vec<Box<dyn Component>>,
+    /// Sees every published change ([`Cluster::set_observer`]).
+    observer: Option<Box<dyn ChangeObserver>>,
 }
 
 impl World {
@@ -161,6 +163,9 @@ impl World {
         for change in self.store.take_changes() {
             let new = (change.type_ != WatchEventType::Deleted).then(|| &*change.object);
             self.stats.apply(change.old.as_deref(), new);
+            if let Some(o) = &mut self.observer {
+                o.on_change(now, change.old.as_deref(), new);
+            }
             for w in &mut self.watchers {
                 let Some(event) = w.filter.translate(&change) else {
                     continue;
@@ -229,6 +234,7 @@ impl Cluster {
             api_down: false,
             stalled: Vec::new(),
             spawned: Vec::new(),
+            observer: None,
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -268,6 +274,12 @@ impl Cluster {
     /// Expectation results so far, in declaration order.
     pub fn expectations(&self) -> &[summary::ExpectationResult] {
         &self.world.expectations
+    }
+
+    /// Installs a measurement hook that sees every change published from now on (the
+    /// objects already in the store are in [`Cluster::store`]); replaces any earlier one.
+    pub fn set_observer(&mut self, observer: Box<dyn ChangeObserver>) {
+        self.world.observer = Some(observer);
     }
 
     pub fn metrics_rows(&self) -> u64 {
