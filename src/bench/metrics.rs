@@ -156,7 +156,11 @@ fn disruption_reason(p: &Pod) -> Option<&str> {
 }
 
 fn ratio(num: i64, den: i64) -> f64 {
-    if den > 0 { num as f64 / den as f64 } else { 0.0 }
+    if den > 0 {
+        num as f64 / den as f64
+    } else {
+        0.0
+    }
 }
 
 impl Collector {

@@ -50,7 +50,9 @@ pub struct BenchProfile {
 pub fn load_profiles(origin: &str, stem: &str, text: &str) -> Result<Vec<BenchProfile>, String> {
     let docs = crate::scenario::yaml::parse_documents(text).map_err(|e| format!("{origin}:{e}"))?;
     if docs.is_empty() {
-        return Err(format!("{origin}: no KubeSchedulerConfiguration in the file"));
+        return Err(format!(
+            "{origin}: no KubeSchedulerConfiguration in the file"
+        ));
     }
     let mut out = Vec::new();
     for (d, doc) in docs.iter().enumerate() {
@@ -61,7 +63,12 @@ pub fn load_profiles(origin: &str, stem: &str, text: &str) -> Result<Vec<BenchPr
                     .nearest(&e.path().to_string())
                     .map(|l| format!("{l}: "))
                     .unwrap_or_default();
-                format!("{origin}:{at}document {}: {}: {}", d + 1, e.path(), e.inner())
+                format!(
+                    "{origin}:{at}document {}: {}: {}",
+                    d + 1,
+                    e.path(),
+                    e.inner()
+                )
             })?;
         if cfg.kind.is_none() {
             return Err(format!(

@@ -87,8 +87,14 @@ impl Row {
         };
         put("pods_scheduled", m.pods_scheduled.to_string());
         put("pods_unschedulable", m.pods_unschedulable.to_string());
-        put("latency_s_p50", m.latency_p50.map(seconds).unwrap_or_default());
-        put("latency_s_p99", m.latency_p99.map(seconds).unwrap_or_default());
+        put(
+            "latency_s_p50",
+            m.latency_p50.map(seconds).unwrap_or_default(),
+        );
+        put(
+            "latency_s_p99",
+            m.latency_p99.map(seconds).unwrap_or_default(),
+        );
         for (res, (weighted, fin)) in &m.allocation {
             put(&format!("{res}{}", ALLOC_SUFFIXES[0]), ratio(*weighted));
             put(&format!("{res}{}", ALLOC_SUFFIXES[1]), ratio(*fin));
@@ -203,12 +209,8 @@ pub fn read_csv(origin: &str, text: &str) -> Result<Vec<Row>, String> {
             .position(|h| h == name)
             .ok_or_else(|| format!("{origin}: no {name:?} column: not a kubesim bench results.csv"))
     };
-    let [run, scenario, profile, seed] = [
-        pos("run")?,
-        pos("scenario")?,
-        pos("profile")?,
-        pos("seed")?,
-    ];
+    let [run, scenario, profile, seed] =
+        [pos("run")?, pos("scenario")?, pos("profile")?, pos("seed")?];
     let mut rows = Vec::new();
     for (i, rec) in r.records().enumerate() {
         let line = i + 2;
