@@ -125,8 +125,11 @@ pub struct Collector {
     last: SimTime,
     allocatable: Resources,
     requested: Resources,
-    /// ∫ ratio dt per resource, in ratio·nanoseconds.
-    ratio_ns: BTreeMap<String, f64>,
+    /// ∫ ratio dt for cpu and memory, in ratio·nanoseconds.
+    cpu_ratio_ns: f64,
+    memory_ratio_ns: f64,
+    /// The same per extended resource.
+    extended_ratio_ns: BTreeMap<String, f64>,
     nodes: BTreeMap<String, NodeTrack>,
     node_cpu_ratio_peak: f64,
     latencies: Vec<SimDuration>,
@@ -181,7 +184,8 @@ impl Collector {
         c
     }
 
-    /// The resources measured: cpu, memory, then extended ones seen on nodes.
+    /// The resources measured (name, requested, allocatable): cpu, memory, then the
+    /// extended ones on nodes now.
     fn resources(&self) -> Vec<(String, i64, i64)> {
         let mut out = vec![
             (
@@ -210,8 +214,20 @@ impl Collector {
             return;
         }
         let dt = now.saturating_since(self.last).as_nanos() as f64;
-        for (name, req, alloc) in self.resources() {
-            *self.ratio_ns.entry(name).or_insert(0.0) += ratio(req, alloc) * dt;
+        self.cpu_ratio_ns += ratio(self.requested.milli_cpu, self.allocatable.milli_cpu) * dt;
+        self.memory_ratio_ns += ratio(self.requested.memory, self.allocatable.memory) * dt;
+        // Usually none: no allocation per change unless the cluster has extended resources.
+        for (name, alloc) in &self.allocatable.scalar {
+            if is_extended_resource(name) {
+                let req = self.requested.scalar.get(name).copied().unwrap_or(0);
+                let r = ratio(req, *alloc) * dt;
+                match self.extended_ratio_ns.get_mut(name) {
+                    Some(v) => *v += r,
+                    None => {
+                        self.extended_ratio_ns.insert(name.clone(), r);
+                    }
+                }
+            }
         }
         self.last = now;
     }
@@ -267,11 +283,12 @@ impl Collector {
             .into_iter()
             .map(|(name, req, alloc)| {
                 let fin = ratio(req, alloc);
-                let weighted = if end_ns > 0.0 {
-                    self.ratio_ns.get(&name).copied().unwrap_or(0.0) / end_ns
-                } else {
-                    fin
+                let integral = match name.as_str() {
+                    "cpu" => self.cpu_ratio_ns,
+                    "memory" => self.memory_ratio_ns,
+                    other => self.extended_ratio_ns.get(other).copied().unwrap_or(0.0),
                 };
+                let weighted = if end_ns > 0.0 { integral / end_ns } else { fin };
                 (name, (weighted, fin))
             })
             .collect();

@@ -187,3 +187,152 @@ pub fn run(scenario: &Scenario) -> Result<RunOutcome, String> {
     let metrics = collector.borrow_mut().finish(end, cluster.store());
     Ok(RunOutcome { metrics, stopped })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const TWO_PROFILES: &str = r#"
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+percentageOfNodesToScore: 50
+profiles:
+  - schedulerName: spread
+  - pluginConfig:
+      - name: NodeResourcesFit
+        args: {scoringStrategy: {type: MostAllocated}}
+"#;
+
+    #[test]
+    fn each_profile_of_a_file_is_an_entry_named_by_scheduler_name_or_file() {
+        let p = load_profiles("f.yaml", "packing", TWO_PROFILES).unwrap();
+        let names: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["spread", "packing"]);
+        assert!(p.iter().all(|p| p.config.profiles.len() == 1));
+        assert_eq!(p[1].config.percentage_of_nodes_to_score, Some(50));
+    }
+
+    #[test]
+    fn bad_profile_files_are_errors_naming_the_file() {
+        let unknown = TWO_PROFILES.replace("MostAllocated", "Sideways");
+        let e = load_profiles("f.yaml", "f", &unknown).unwrap_err();
+        assert!(e.starts_with("f.yaml: "), "{e}");
+        let e = load_profiles("g.yaml", "g", "profiles: []\n").unwrap_err();
+        assert!(e.contains("kind: Required value"), "{e}");
+        assert!(load_profiles("h.yaml", "h", "").is_err());
+    }
+
+    #[test]
+    fn the_profile_under_test_takes_every_scheduler_name_of_the_scenario() {
+        let text = r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: names}
+spec:
+  duration: 10s
+  cluster:
+    nodePools:
+      - {name: n, count: 1, template: {status: {capacity: {cpu: "4", memory: 8Gi, pods: "10"}}}}
+  scheduler:
+    apiVersion: kubescheduler.config.k8s.io/v1
+    kind: KubeSchedulerConfiguration
+    profiles: [{schedulerName: own}]
+  objects:
+    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {name: d, namespace: default}
+      spec:
+        replicas: 1
+        selector: {matchLabels: {app: d}}
+        template:
+          metadata: {labels: {app: d}}
+          spec:
+            schedulerName: templated
+            containers: [{name: c, image: i}]
+"#;
+        let no_files = |_: &Path| Err(std::io::Error::other("no includes"));
+        let s = crate::scenario::load_str("s.yaml", text, Path::new("."), &no_files).unwrap();
+        let names: Vec<String> = scheduler_names(&s).into_iter().collect();
+        assert_eq!(names, ["default-scheduler", "own", "templated"]);
+        let p = &load_profiles("f.yaml", "packing", TWO_PROFILES).unwrap()[1];
+        let under_test = with_profile(&s, p, 7);
+        assert_eq!(under_test.config.seed, 7);
+        let got: Vec<Option<String>> = under_test
+            .scheduler
+            .profiles
+            .iter()
+            .map(|p| p.scheduler_name.clone())
+            .collect();
+        assert_eq!(
+            got,
+            ["default-scheduler", "own", "templated"].map(|n| Some(n.to_string()))
+        );
+        let built = SchedulerConfig::from_config(&under_test.scheduler).unwrap();
+        assert_eq!(built.percentage_of_nodes_to_score, 50);
+        let outcome = run(&under_test).unwrap();
+        assert_eq!(outcome.metrics.pods_scheduled, 1);
+        assert_eq!(outcome.metrics.pods_unschedulable, 0);
+    }
+
+    fn pod(name: &str, cpu: &str) -> String {
+        format!(
+            "    - {{apiVersion: v1, kind: Pod, metadata: {{name: {name}, namespace: default}}, spec: {{containers: [{{name: c, image: i, resources: {{requests: {{cpu: \"{cpu}\", memory: 1Gi}}}}}}]}}}}\n"
+        )
+    }
+
+    #[test]
+    fn capacity_no_pending_pod_fits_is_fragmentation() {
+        // Two 4-CPU nodes; two 3-CPU pods take one node each, a 2-CPU pod cannot fit: the
+        // 1 + 1 free CPUs are stranded, a quarter of the allocatable CPU.
+        let mut text = String::from(
+            "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {name: frag}\nspec:\n  duration: 30s\n  cluster:\n    nodePools:\n      - {name: n, count: 2, template: {status: {capacity: {cpu: \"4\", memory: 16Gi, pods: \"10\"}}}}\n  objects:\n",
+        );
+        text.push_str(&pod("a", "3"));
+        text.push_str(&pod("b", "3"));
+        let no_files = |_: &Path| Err(std::io::Error::other("no includes"));
+        let fits = crate::scenario::load_str("s.yaml", &text, Path::new("."), &no_files).unwrap();
+        text.push_str(&pod("c", "2"));
+        let stuck = crate::scenario::load_str("s.yaml", &text, Path::new("."), &no_files).unwrap();
+        let m = run(&fits).unwrap().metrics;
+        assert_eq!((m.pods_scheduled, m.pods_unschedulable), (2, 0));
+        assert_eq!(m.fragmentation_cpu_ratio, 0.0, "nothing pending");
+        assert_eq!(m.nodes_used, 2);
+        assert_eq!(m.node_cpu_ratio_peak, 0.75);
+        assert_eq!(m.allocation["cpu"].1, 0.75);
+        let m = run(&stuck).unwrap().metrics;
+        assert_eq!((m.pods_scheduled, m.pods_unschedulable), (2, 1));
+        assert_eq!(m.fragmentation_cpu_ratio, 0.25);
+        assert!(
+            m.latency_p50
+                .is_some_and(|d| d > crate::sim::SimDuration::ZERO)
+        );
+    }
+
+    #[test]
+    fn preemption_victims_are_counted() {
+        let low = |name: &str| {
+            format!(
+                "    - {{apiVersion: v1, kind: Pod, metadata: {{name: {name}}}, spec: {{nodeName: node-0, priority: 10, containers: [{{name: c, image: app:1, resources: {{requests: {{cpu: \"1\"}}}}}}]}}}}\n"
+            )
+        };
+        let text = format!(
+            "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: preempt}}\nspec:\n  duration: 90s\n  cluster:\n    nodePools:\n      - {{name: node, count: 1, template: {{status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"10\"}}}}}}}}\n  objects:\n{}{}{}",
+            low("low-1"),
+            low("low-2"),
+            concat!(
+                "    - {apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: {name: high}, value: 1000}\n",
+                "    - {apiVersion: v1, kind: Pod, metadata: {name: urgent}, spec: {priorityClassName: high, containers: [{name: c, image: app:1, resources: {requests: {cpu: \"2\"}}}]}}\n",
+            )
+        );
+        let no_files = |_: &Path| Err(std::io::Error::other("no includes"));
+        let s = crate::scenario::load_str("s.yaml", &text, Path::new("."), &no_files).unwrap();
+        let m = run(&s).unwrap().metrics;
+        assert_eq!(m.preemptions, 2, "{m:?}");
+        assert_eq!(m.evictions, 0);
+        // Pods created bound are not scheduled by anyone: only the preemptor counts, and it
+        // waited for its victims to terminate.
+        assert_eq!((m.pods_scheduled, m.pods_unschedulable), (1, 0));
+        assert!(m.latency_p99.is_some_and(|d| d.as_secs() >= 1), "{m:?}");
+    }
+}

@@ -154,10 +154,10 @@ pub fn better(column: &str) -> Better {
 }
 
 /// The metric columns of `rows`: the fixed ones, then the others any row has, sorted.
-pub fn metric_columns(rows: &[Row]) -> Vec<String> {
+pub fn metric_columns<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<String> {
     let mut out: Vec<String> = METRICS.iter().map(|(n, _)| n.to_string()).collect();
     let extra: BTreeSet<&String> = rows
-        .iter()
+        .into_iter()
         .flat_map(|r| r.values.keys())
         .filter(|k| k.as_str() != STOPPED && !METRICS.iter().any(|(n, _)| n == k))
         .collect();
@@ -169,7 +169,7 @@ pub fn metric_columns(rows: &[Row]) -> Vec<String> {
 pub fn write_csv(rows: &[Row]) -> Result<String, String> {
     let mut rows: Vec<&Row> = rows.iter().collect();
     rows.sort_by_key(|r| r.run);
-    let metrics = metric_columns(&rows.iter().map(|r| (*r).clone()).collect::<Vec<_>>());
+    let metrics = metric_columns(rows.iter().copied());
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = IDENTITY.to_vec();
     header.extend(metrics.iter().map(String::as_str));
@@ -339,8 +339,7 @@ fn render(header: &[String], body: &[Vec<String>]) -> String {
 pub fn summary_markdown(rows: &[Row]) -> String {
     let mut rows: Vec<&Row> = rows.iter().collect();
     rows.sort_by_key(|r| r.run);
-    let owned: Vec<Row> = rows.iter().map(|r| (*r).clone()).collect();
-    let metrics = metric_columns(&owned);
+    let metrics = metric_columns(rows.iter().copied());
     let mut out = String::from("# kubesim bench\n\n");
     let seeds: BTreeSet<u64> = rows.iter().map(|r| r.seed).collect();
     let stopped = rows
@@ -371,25 +370,26 @@ pub fn summary_markdown(rows: &[Row]) -> String {
         header.extend(profiles.iter().map(|p| p.to_string()));
         header.push("best".into());
         let mut body = Vec::new();
-        let mut counts = vec!["runs".to_string()];
-        for p in &profiles {
-            counts.push(
+        let per_profile: Vec<Vec<&Row>> = profiles
+            .iter()
+            .map(|p| {
                 of_scenario
                     .iter()
+                    .copied()
                     .filter(|r| r.profile == *p)
-                    .count()
-                    .to_string(),
-            );
-        }
+                    .collect()
+            })
+            .collect();
+        let mut counts = vec!["runs".to_string()];
+        counts.extend(per_profile.iter().map(|runs| runs.len().to_string()));
         counts.push(String::new());
         body.push(counts);
         for m in &metrics {
-            let estimates: Vec<Option<stats::Estimate>> = profiles
+            let estimates: Vec<Option<stats::Estimate>> = per_profile
                 .iter()
-                .map(|p| {
-                    let values: Vec<f64> = of_scenario
+                .map(|runs| {
+                    let values: Vec<f64> = runs
                         .iter()
-                        .filter(|r| r.profile == *p)
                         .filter_map(|r| r.values.get(m))
                         .filter_map(|v| v.parse::<f64>().ok())
                         .collect();
