@@ -7,7 +7,8 @@
 //! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
 //! - [`proxy`]: kube-proxy (rules per node) and [`traffic`]: requests to Services;
-//! - [`setup`]: a checked scenario into a cluster with its objects and components.
+//! - [`setup`]: a checked scenario into a cluster with its objects and components;
+//! - [`bench`]: scheduler profiles compared over scenarios and seeds (`kubesim bench`).
 //!
 //! ```
 //! use kubesim::scenario;
@@ -33,6 +34,7 @@
 //! ```
 
 pub mod api;
+pub mod bench;
 pub mod controllers;
 pub mod expect;
 pub mod kubelet;

@@ -75,6 +75,12 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Compare scheduler profiles: run every (scenario, profile, seed) and write results.csv
+    /// and a summary table (docs/sweeps.md).
+    Bench(cli::bench::BenchArgs),
+    /// Combine the results.csv of `kubesim bench --shard` runs into one results.csv and
+    /// summary table, as the unsharded sweep would write them.
+    Merge(cli::bench::MergeArgs),
     /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
     FgdReplay(cli::fgd::ReplayArgs),
     /// Check scenario files without running them.
@@ -111,6 +117,8 @@ fn main() -> ExitCode {
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
         Command::FgdReplay(args) => cli::fgd::replay_cmd(&args),
+        Command::Bench(args) => cli::bench::bench_cmd(&args),
+        Command::Merge(args) => cli::bench::merge_cmd(&args),
         Command::Explain {
             scenario,
             pod,

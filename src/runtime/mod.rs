@@ -27,7 +27,7 @@ use crate::sim::{Engine, Limits, RngFactory, RngStream, SimDuration, SimError, S
 
 pub use component::{Component, ComponentId, Context};
 pub use output::{EventRecord, EventType, MetricsRow};
-pub use stats::Stats;
+pub use stats::{ChangeObserver, Stats};
 
 /// Watch propagation delay. Default: 10 ms, no jitter.
 ///
@@ -120,6 +120,8 @@ pub struct World {
     pub(crate) dataplane: crate::proxy::Dataplane,
     /// Request outcomes per Service ([`crate::traffic`]).
     pub(crate) traffic: crate::traffic::TrafficMetrics,
+    /// Sees every published change ([`Cluster::set_observer`]).
+    observer: Option<Box<dyn ChangeObserver>>,
 }
 
 impl World {
@@ -165,6 +167,9 @@ impl World {
         for change in self.store.take_changes() {
             let new = (change.type_ != WatchEventType::Deleted).then(|| &*change.object);
             self.stats.apply(change.old.as_deref(), new);
+            if let Some(o) = &mut self.observer {
+                o.on_change(now, change.old.as_deref(), new);
+            }
             for w in &mut self.watchers {
                 let Some(event) = w.filter.translate(&change) else {
                     continue;
@@ -237,6 +242,7 @@ impl Cluster {
             spawned: Vec::new(),
             dataplane: crate::proxy::Dataplane::default(),
             traffic: crate::traffic::TrafficMetrics::default(),
+            observer: None,
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -288,6 +294,12 @@ impl Cluster {
     /// the run digest.
     pub fn set_services_output(&mut self, out: Box<dyn Write>) {
         self.services = Some(output::ServicesWriter::new(out));
+    }
+
+    /// Installs a measurement hook that sees every change published from now on (the
+    /// objects already in the store are in [`Cluster::store`]); replaces any earlier one.
+    pub fn set_observer(&mut self, observer: Box<dyn ChangeObserver>) {
+        self.world.observer = Some(observer);
     }
 
     pub fn metrics_rows(&self) -> u64 {

@@ -10,6 +10,14 @@ use crate::api::Resources;
 use crate::api::objects::{Object, PodPhase};
 use crate::api::resources::pod_requests;
 
+/// Sees every change the store publishes, in publication order, at the sim time it is
+/// published: a measurement hook ([`super::Cluster::set_observer`]) for tools that need more
+/// than [`Stats`] (`kubesim bench`'s per-run metrics). It cannot write anything back.
+pub trait ChangeObserver {
+    /// `old` is the object before the change, `new` after it (`None` once deleted).
+    fn on_change(&mut self, now: crate::sim::SimTime, old: Option<&Object>, new: Option<&Object>);
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub nodes: u64,

@@ -32,7 +32,7 @@ use yaml::{Locations, path_index, path_key};
 pub const MAX_INCLUDES: usize = 1_000;
 
 /// A checked scenario, ready to run.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Scenario {
     /// `metadata.name`.
     pub name: String,
