@@ -46,7 +46,7 @@ pub const METRICS: [(&str, Better); 19] = [
     ("recovery_s_mean", Better::Lower),
     ("recovery_s_max", Better::Lower),
     ("faults_unrecovered", Better::Lower),
-    // Empty until the Service traffic model lands (see docs/sweeps.md).
+    // Succeeded ÷ sent requests of spec.traffic; empty without traffic (see docs/sweeps.md).
     ("service_success_ratio", Better::Higher),
 ];
 
@@ -131,7 +131,8 @@ impl Row {
         put("recovery_s_max", max);
         put(
             "service_success_ratio",
-            m.service_success_ratio.map_or(String::new(), |r| format!("{r:.6}")),
+            m.service_success_ratio
+                .map_or(String::new(), |r| format!("{r:.6}")),
         );
         put(STOPPED, stopped.unwrap_or_default().to_string());
         Row {

@@ -29,15 +29,16 @@
 //! - `exact`: one engine event per arrival (Poisson, constant, steps or CSV timestamps);
 //!   each request is routed, balanced and queued on its own (the pod's servers' free
 //!   times: the multi-server Lindley recursion). Default up to 200 req/s.
-//! - `batch`: per `batchStep` (1 s), a Poisson count of arrivals, in 4 groups spread over
-//!   the step; each group enters at one drawn node; with random/round-robin balancing and
-//!   no affinity it is split evenly over that node's endpoints (the expectation of the
-//!   random split, the exact rr split), otherwise one balancer pick takes the whole group.
-//!   Each pod's queue is a fluid backlog drained at `concurrency / mean service time`;
-//!   one latency sample per (group, endpoint), weighted by its request count. Counts of
-//!   outcomes are exact in expectation; state changes take effect at group boundaries
-//!   (≤ a quarter step late); percentiles come from those weighted samples. Default above
-//!   200 req/s. docs/semantics.md (Traffic) states the accuracy measured against `exact`.
+//! - `batch`: per `batchStep` (1 s), a Poisson count of arrivals in 4 groups at the
+//!   quarter-step midpoints; each group enters at one drawn node; with random/round-robin
+//!   balancing and no affinity it is split evenly over that node's endpoints (the
+//!   expectation of the random split, the exact rr split), otherwise one balancer pick
+//!   takes the whole group. Each endpoint's requests of the step then get one latency
+//!   sample weighted by their count: service time plus an M/M/c wait, plus the fluid
+//!   backlog of saturated steps. Outcome counts are exact in expectation; state changes
+//!   take effect at group boundaries (≤ a quarter step late). Default above 200 req/s;
+//!   docs/semantics.md (kube-proxy and request traffic) gives the accuracy measured
+//!   against `exact`.
 
 pub mod metrics;
 pub mod spec;
