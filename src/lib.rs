@@ -35,6 +35,7 @@ pub mod api;
 pub mod controllers;
 pub mod expect;
 pub mod kubelet;
+pub mod network;
 pub mod runtime;
 pub mod scenario;
 pub mod scheduler;
