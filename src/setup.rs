@@ -64,6 +64,7 @@ pub fn build_with(
     components: Components,
 ) -> Result<Cluster, ScenarioError> {
     let mut cluster = Cluster::new(scenario.config.clone(), events, metrics);
+    cluster.set_network(crate::network::Network::new(scenario.network.clone()));
     let mut diagnostics = Vec::new();
     for so in &scenario.objects {
         if let Err(e) = cluster.apply(so.object.clone()) {

@@ -94,6 +94,9 @@ struct Watcher {
     index: usize,
     filter: WatchFilter,
     last_delivery: SimTime,
+    /// Per-node watches ([`WatchFilter::per_node`]): the last delivery time per node
+    /// (lookups only, never iterated).
+    node_last: std::collections::HashMap<String, SimTime>,
 }
 
 /// Everything components reach through their [`Context`].
@@ -116,6 +119,10 @@ pub struct World {
     /// Components started during the current event ([`Context::spawn`]), registered
     /// right after it.
     spawned: Vec<Box<dyn Component>>,
+    /// The cluster network (`spec.network`): nodes attach as they appear in the store.
+    pub(crate) network: crate::network::Network,
+    /// Draws of per-node watch latencies (`network/watch`).
+    net_rng: RngStream,
 }
 
 impl World {
@@ -161,6 +168,7 @@ impl World {
         for change in self.store.take_changes() {
             let new = (change.type_ != WatchEventType::Deleted).then(|| &*change.object);
             self.stats.apply(change.old.as_deref(), new);
+            self.network.observe(&change);
             for w in &mut self.watchers {
                 let Some(event) = w.filter.translate(&change) else {
                     continue;
@@ -172,8 +180,31 @@ impl World {
                         .random_range(0..=self.watch.jitter.as_nanos());
                     delay = delay.saturating_add(SimDuration::from_nanos(extra));
                 }
-                let at = now.saturating_add(delay).max(w.last_delivery);
-                w.last_delivery = at;
+                let at = match WatchFilter::node_of(&change.object).filter(|_| w.filter.per_node) {
+                    Some(node) => {
+                        // One kubelet's watch: the control plane → node latency on top, in
+                        // order per node (an unreachable node's kubelet queues what it
+                        // missed itself).
+                        let place = crate::network::Place::Node(node);
+                        let net = self
+                            .network
+                            .sample(
+                                crate::network::Place::ControlPlane,
+                                place,
+                                &mut self.net_rng,
+                            )
+                            .map_or(SimDuration::ZERO, |(d, _)| d);
+                        let last = w.node_last.get(node).copied().unwrap_or(w.last_delivery);
+                        let at = now.saturating_add(delay).saturating_add(net).max(last);
+                        w.node_last.insert(node.to_string(), at);
+                        at
+                    }
+                    None => {
+                        let at = now.saturating_add(delay).max(w.last_delivery);
+                        w.last_delivery = at;
+                        at
+                    }
+                };
                 engine.schedule_at(
                     at,
                     Event::Deliver {
@@ -223,12 +254,14 @@ impl Cluster {
             stats: Stats::default(),
             watch: config.watch,
             watch_rng: rngs.stream("apiserver/watch"),
+            net_rng: rngs.stream("network/watch"),
             rngs,
             component_names: Vec::new(),
             expectations: Vec::new(),
             api_down: false,
             stalled: Vec::new(),
             spawned: Vec::new(),
+            network: crate::network::Network::default(),
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -263,6 +296,20 @@ impl Cluster {
 
     pub fn engine(&self) -> &Engine<Event> {
         &self.engine
+    }
+
+    /// The cluster network.
+    pub fn network(&self) -> &crate::network::Network {
+        &self.world.network
+    }
+
+    /// Replaces the network (built from `spec.network`) with the nodes already in the
+    /// store attached. Call before the run starts; rules in force are dropped.
+    pub fn set_network(&mut self, mut network: crate::network::Network) {
+        for o in self.world.store.list(crate::api::Kind::Node) {
+            network.attach_node(&o.meta().name, crate::network::site_of(&o.meta().labels));
+        }
+        self.world.network = network;
     }
 
     /// Expectation results so far, in declaration order.
@@ -552,6 +599,7 @@ fn register(
             index,
             filter,
             last_delivery: at,
+            node_last: Default::default(),
         });
     }
     components.push(Slot {

@@ -60,6 +60,8 @@ pub struct Scenario {
     /// `spec.chaos`, checked; expanded into timeline entries when the cluster is built
     /// (after `--seed` may have changed the seed).
     pub chaos: Option<crate::timeline::chaos::ChaosSpec>,
+    /// `spec.network`, checked (the default topology's settings when absent).
+    pub network: crate::network::NetworkSpec,
 }
 
 /// An object and where it came from.
@@ -217,15 +219,25 @@ impl Loader<'_, '_> {
             }
         };
         let s = &parsed.spec;
-        for (key, value) in [("network", &s.network), ("traffic", &s.traffic)] {
-            if value.is_some() {
-                d.report(
-                    self.sink,
-                    &format!("spec.{key}"),
-                    format!("`spec.{key}` is not supported by this version of kubesim yet (see docs/scenario-format.md)"),
-                );
-            }
+        if s.traffic.is_some() {
+            d.report(
+                self.sink,
+                "spec.traffic",
+                "`spec.traffic` is not supported by this version of kubesim yet (see docs/scenario-format.md)",
+            );
         }
+        let network = match &s.network {
+            Some(v) => match crate::network::spec::parse(v) {
+                Ok(n) => n,
+                Err(problems) => {
+                    for (path, msg) in problems {
+                        d.report(self.sink, &path, msg);
+                    }
+                    Default::default()
+                }
+            },
+            None => Default::default(),
+        };
         if s.metrics.interval.0.is_zero() {
             d.report(
                 self.sink,
@@ -353,6 +365,7 @@ impl Loader<'_, '_> {
             expectations,
             events_source,
             chaos,
+            network,
         })
     }
 

@@ -14,12 +14,13 @@
 //!
 //! One file per family of actions: `nodes.rs` (node state, zone outage, cordon, pool
 //! scaling), `pods.rs` (delete, container kill, label), `registry.rs` (image registry
-//! outage), and here: control-plane outage (`Context::set_control_plane_outage`: a
+//! outage), `network.rs` (network partition, link degradation), and here: control-plane outage (`Context::set_control_plane_outage`: a
 //! simulator control; the timeline's own API writes fail during it like everyone's). `workloads.rs` (scale, image, rollback, pause),
 //! `objects.rs` (apply, delete).
 
 pub mod chaos;
 pub mod fields;
+mod network;
 mod nodes;
 mod objects;
 mod pods;
@@ -33,7 +34,8 @@ use crate::api::{WatchEvent, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
-pub use spec::{Action, Entry, NodeState, NodeTarget, PodTarget, PoolTemplate, Trigger};
+pub use network::CUT_ANNOTATION;
+pub use spec::{Action, Entry, NodeState, NodeTarget, Places, PodTarget, PoolTemplate, Trigger};
 
 /// The run's whole timeline: the scenario's `spec.events` followed by the entries its
 /// `spec.chaos` generators draw for its seed and duration, both decoded and as raw entries
@@ -92,6 +94,7 @@ enum Undo {
     Resume,
     RegistryUp,
     ControlPlaneUp,
+    NetworkRule(crate::network::RuleId),
 }
 
 impl Timeline {
@@ -224,6 +227,22 @@ impl Timeline {
                 objects::delete(&e, key, ctx);
                 None
             }
+            Action::NetworkPartition { from, to } => {
+                network::start(&e, from, to, crate::network::Effect::Cut, ctx)
+                    .map(Undo::NetworkRule)
+            }
+            Action::LinkDegradation {
+                from,
+                to,
+                latency,
+                loss,
+            } => {
+                let effect = crate::network::Effect::Degrade {
+                    latency: latency.clone(),
+                    loss: *loss,
+                };
+                network::start(&e, from, to, effect, ctx).map(Undo::NetworkRule)
+            }
         };
         if let (Some(after), Some(undo)) = (e.heal_after, undo) {
             let t = ctx.now().saturating_add(after);
@@ -246,6 +265,7 @@ impl Timeline {
                     "API back; held watch events delivered".into(),
                 );
             }
+            Undo::NetworkRule(id) => network::heal(&e, id, ctx),
             Undo::RegistryUp => {
                 if let Action::RegistryOutage { image } = &e.action {
                     registry::outage(&e, image, false, ctx);

@@ -111,6 +111,16 @@ impl NodeState {
     }
 }
 
+/// Places a network action names (`from`, `to`): their union. Nodes by name or selector are
+/// resolved when the action fires; zones cover their nodes, including later ones.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    pub control_plane: bool,
+    pub zones: Vec<String>,
+    pub nodes: Vec<NodeTarget>,
+    pub clients: Vec<String>,
+}
+
 /// What a pool template adds nodes from (the pool as the scenario declared it).
 #[derive(Clone, Debug)]
 pub struct PoolTemplate {
@@ -193,6 +203,18 @@ pub enum Action {
     Delete {
         key: ObjectKey,
     },
+    /// Paths between `from` and `to` are cut (until the heal, or the end of the run).
+    NetworkPartition {
+        from: Places,
+        to: Places,
+    },
+    /// Paths between `from` and `to` get extra latency and/or loss.
+    LinkDegradation {
+        from: Places,
+        to: Places,
+        latency: Option<crate::kubelet::behavior::Distribution>,
+        loss: f64,
+    },
 }
 
 impl Action {
@@ -223,6 +245,8 @@ impl Action {
             Action::Pause { paused: false, .. } => "resume",
             Action::Apply { .. } => "apply",
             Action::Delete { .. } => "delete",
+            Action::NetworkPartition { .. } => "networkPartition",
+            Action::LinkDegradation { .. } => "linkDegradation",
         }
     }
 
@@ -239,6 +263,8 @@ impl Action {
                 | Action::ControlPlaneOutage
                 | Action::Cordon { on: true, .. }
                 | Action::Pause { paused: true, .. }
+                | Action::NetworkPartition { .. }
+                | Action::LinkDegradation { .. }
         )
     }
 }
@@ -268,14 +294,12 @@ pub const ACTIONS: &[&str] = &[
     "resume",
     "apply",
     "delete",
+    "networkPartition",
+    "linkDegradation",
 ];
 
 /// Action keys of the issue that need mechanisms this version lacks, with the reason.
-pub const NOT_YET: &[(&str, &str)] = &[
-    ("networkPartition", "the network model is not built yet"),
-    ("linkDegradation", "the network model is not built yet"),
-    ("trafficRate", "the traffic model is not built yet"),
-];
+pub const NOT_YET: &[(&str, &str)] = &[("trafficRate", "the traffic model is not built yet")];
 
 const TRIGGER_KEYS: &[&str] = &["name", "at", "every", "until", "count", "duration"];
 
@@ -427,7 +451,7 @@ fn parse_entry(
         problems.push((
             f.field("duration"),
             format!(
-                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon and pause"
+                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon, pause, networkPartition and linkDegradation"
             ),
         ));
     }
@@ -647,10 +671,104 @@ fn parse_action(
                 key: ObjectKey::new(kind, namespace, name),
             }
         }
+        "networkPartition" => {
+            let (from, to) = from_to(&mut f, problems)?;
+            Action::NetworkPartition { from, to }
+        }
+        "linkDegradation" => {
+            let (from, to) = from_to(&mut f, problems)?;
+            let latency = match f.raw("latency") {
+                None => None,
+                Some(v) => match serde_json::from_value(v.clone()) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        problems.push((f.field("latency"), format!("Invalid value: {e}")));
+                        return None;
+                    }
+                },
+            };
+            let loss = match f.raw("loss") {
+                None => 0.0,
+                Some(v) => match v.as_f64() {
+                    Some(l) if (0.0..=1.0).contains(&l) => l,
+                    _ => {
+                        problems.push((
+                            f.field("loss"),
+                            format!("Invalid value: {v}: a probability between 0 and 1"),
+                        ));
+                        return None;
+                    }
+                },
+            };
+            if latency.is_none() && loss == 0.0 {
+                problems.push((
+                    f.path.clone(),
+                    "Required value: `latency` and/or `loss`".into(),
+                ));
+                return None;
+            }
+            Action::LinkDegradation {
+                from,
+                to,
+                latency,
+                loss,
+            }
+        }
         _ => return None,
     };
     f.finish(problems);
     Some(action)
+}
+
+/// `from` (required) and `to` (default: the control plane) of a network action.
+fn from_to(f: &mut Fields<'_>, problems: &mut Problems) -> Option<(Places, Places)> {
+    let Some(from) = f.raw("from") else {
+        problems.push((f.field("from"), "Required value".into()));
+        return None;
+    };
+    let from = places(from, &f.field("from"), problems)?;
+    let to = match f.raw("to") {
+        Some(v) => places(v, &f.field("to"), problems)?,
+        None => Places {
+            control_plane: true,
+            ..Places::default()
+        },
+    };
+    Some((from, to))
+}
+
+/// A set of places: any of `controlPlane: true`, `node`, `nodes`, `selector` (nodes),
+/// `zone`, `zones`, `client`, `clients`; their union.
+fn places(value: &Value, path: &str, problems: &mut Problems) -> Option<Places> {
+    let mut f = Fields::of(value, path, problems)?;
+    let mut p = Places {
+        control_plane: f.bool("controlPlane", problems).unwrap_or(false),
+        ..Places::default()
+    };
+    if let Some(n) = f.string("node", problems) {
+        p.nodes.push(NodeTarget::Name(n));
+    }
+    for n in f.string_list("nodes", problems).unwrap_or_default() {
+        p.nodes.push(NodeTarget::Name(n));
+    }
+    if let Some(s) = f.selector("selector", problems) {
+        p.nodes.push(NodeTarget::Selector(s));
+    }
+    p.zones.extend(f.string("zone", problems));
+    p.zones
+        .extend(f.string_list("zones", problems).unwrap_or_default());
+    p.clients.extend(f.string("client", problems));
+    p.clients
+        .extend(f.string_list("clients", problems).unwrap_or_default());
+    if !p.control_plane && p.nodes.is_empty() && p.zones.is_empty() && p.clients.is_empty() {
+        problems.push((
+            path.to_string(),
+            "Required value: one of controlPlane: true, node, nodes, selector, zone, zones, client, clients".into(),
+        ));
+        return None;
+    }
+    f.finish(problems);
+    Some(p)
 }
 
 fn node_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<NodeTarget> {
