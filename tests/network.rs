@@ -446,3 +446,104 @@ fn network_actions_report_bad_parameters() {
         "{err}"
     );
 }
+
+/// A crash that heals while the partition lasts: the machine reboots into the partition,
+/// its kubelet restarts the lost container unheard, and the node is Ready again only once
+/// the partition heals.
+#[test]
+fn a_node_recovering_from_a_crash_inside_a_partition_stays_cut_until_the_heal() {
+    let yaml = scenario(
+        "6m",
+        "",
+        "    - {name: cut, at: 30s, duration: 270s, networkPartition: {from: {node: node-0}}}
+    - {name: crash, at: 60s, duration: 60s, nodeCrash: {node: node-0}}
+",
+        "",
+    );
+    let (mut c, buf) = build(&yaml);
+    c.run_until(at(200)).unwrap();
+    assert_eq!(c.stats().nodes_ready, 2);
+    c.run_until(at(299)).unwrap();
+    assert_eq!(c.stats().nodes_ready, 2);
+    c.run_until(at(301)).unwrap();
+    assert_eq!(c.stats().nodes_ready, 3);
+    c.run().unwrap();
+    let ev = Events::of(&mut c, &buf);
+    let started: Vec<u64> = ev
+        .on_node("Started", "node-0")
+        .into_iter()
+        .filter(|t| *t > 1_000)
+        .collect();
+    assert_eq!(started, vec![120_010], "restarted at the reboot, while cut");
+}
+
+/// A partition that heals while the node is down: the node stays down (and NotReady) until
+/// it recovers.
+#[test]
+fn a_partition_healing_while_the_node_is_crashed_leaves_it_crashed() {
+    let yaml = scenario(
+        "6m",
+        "",
+        "    - {name: crash, at: 30s, duration: 270s, nodeCrash: {node: node-0}}
+    - {name: cut, at: 60s, duration: 60s, networkPartition: {from: {node: node-0}}}
+",
+        "",
+    );
+    let (mut c, buf) = build(&yaml);
+    c.run_until(at(299)).unwrap();
+    assert_eq!(c.stats().nodes_ready, 2);
+    c.run_until(at(301)).unwrap();
+    assert_eq!(c.stats().nodes_ready, 3);
+    c.run().unwrap();
+    let ev = Events::of(&mut c, &buf);
+    assert_eq!(
+        ev.times("TimelineHeal", "Node/node-0", "reaches the control plane again"),
+        vec![120_000]
+    );
+    let started: Vec<u64> = ev
+        .on_node("Started", "node-0")
+        .into_iter()
+        .filter(|t| *t > 1_000)
+        .collect();
+    assert_eq!(started, vec![300_010], "nothing runs before the recovery");
+}
+
+/// Nodes added to a zone cut from the control plane start cut off: their kubelet never
+/// registers a Lease, so the node lifecycle controller never sees them Ready... until the
+/// heal.
+#[test]
+fn nodes_added_inside_a_cut_zone_start_partitioned() {
+    let yaml = scenario(
+        "4m",
+        "",
+        "    - {name: cut, at: 10s, duration: 2m, networkPartition: {from: {zone: a}}}
+    - {name: grow, at: 20s, addNodes: {pool: node, count: 3}}
+",
+        "",
+    );
+    let (mut c, _) = build(&yaml);
+    c.run_until(at(30)).unwrap();
+    // node-3 is in zone a (the pool's zones in turn), node-4 in b.
+    assert_eq!(c.network().node_zone("node-3"), Some("a"));
+    assert!(
+        !c.network()
+            .reachable(Place::Node("node-3"), Place::ControlPlane)
+    );
+    assert!(
+        c.network()
+            .reachable(Place::Node("node-4"), Place::ControlPlane)
+    );
+    let lease = |c: &Cluster, n: &str| {
+        c.store()
+            .get(&kubesim::api::ObjectKey::new(
+                kubesim::api::Kind::Lease,
+                "kube-node-lease",
+                n,
+            ))
+            .is_some()
+    };
+    assert!(!lease(&c, "node-3"));
+    assert!(lease(&c, "node-4"));
+    c.run_until(at(131)).unwrap();
+    assert!(lease(&c, "node-3"));
+}

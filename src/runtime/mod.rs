@@ -196,7 +196,16 @@ impl World {
                             .map_or(SimDuration::ZERO, |(d, _)| d);
                         let last = w.node_last.get(node).copied().unwrap_or(w.last_delivery);
                         let at = now.saturating_add(delay).saturating_add(net).max(last);
-                        w.node_last.insert(node.to_string(), at);
+                        if change.type_ == WatchEventType::Deleted
+                            && change.object.kind() == crate::api::Kind::Node
+                        {
+                            // Bounded by the live nodes: a deleted node's entry goes.
+                            w.node_last.remove(node);
+                        } else if let Some(t) = w.node_last.get_mut(node) {
+                            *t = at;
+                        } else {
+                            w.node_last.insert(node.to_string(), at);
+                        }
                         at
                     }
                     None => {

@@ -34,7 +34,7 @@ use crate::api::{WatchEvent, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
-pub use network::CUT_ANNOTATION;
+pub use network::REACH_ANNOTATION;
 pub use spec::{Action, Entry, NodeState, NodeTarget, Places, PodTarget, PoolTemplate, Trigger};
 
 /// The run's whole timeline: the scenario's `spec.events` followed by the entries its

@@ -3,8 +3,10 @@
 //!
 //! Both are rules on the cluster's [`crate::network::Network`] (`Context::add_network_rule`,
 //! a simulator control). Nodes whose reach to the control plane changes get the annotation
-//! [`CUT_ANNOTATION`] set (or removed): the write through the API is what wakes their kubelet,
-//! which then asks the network whether it can reach the control plane.
+//! [`REACH_ANNOTATION`] written (`"false"`, then `"true"` at the heal): the write through the
+//! API is what wakes their kubelet, which then asks the network whether it can reach the
+//! control plane. A node created inside a cut zone has no annotation yet; its kubelet asks
+//! the network when it first sees the node, and the heal's write wakes it.
 
 use crate::api::objects::{Kind, ObjectKey};
 use crate::network::{Effect, PlaceSet, Rule, RuleId};
@@ -13,10 +15,10 @@ use crate::runtime::Context;
 use super::spec::Places;
 use super::{ACTION, Entry, FAILED, HEAL, NodeTarget, record};
 
-/// Node annotation, `"true"` while the node cannot reach the control plane because of a
-/// `networkPartition`. A simulator control channel (it wakes the kubelet), not Kubernetes
-/// API behaviour; the network itself is the truth.
-pub const CUT_ANNOTATION: &str = "kubesim.io/control-plane-unreachable";
+/// Node annotation, `"false"` while the node cannot reach the control plane because of a
+/// `networkPartition`, `"true"` once it can again. A simulator control channel (it wakes the
+/// kubelet), not Kubernetes API behaviour; the network itself is the truth.
+pub const REACH_ANNOTATION: &str = "kubesim.io/control-plane-reachable";
 
 /// The places of `p` as they are now (selectors matched against live nodes; named nodes
 /// that do not exist are reported and left out).
@@ -126,12 +128,9 @@ fn nudge(
     for (name, cut) in changed {
         let key = ObjectKey::new(Kind::Node, "", &name);
         let written = ctx.patch(&key, |o| {
+            let value = if cut { "false" } else { "true" };
             let ann = &mut o.meta_mut().annotations;
-            if cut {
-                ann.insert(CUT_ANNOTATION.into(), "true".into()).is_none()
-            } else {
-                ann.remove(CUT_ANNOTATION).is_some()
-            }
+            ann.insert(REACH_ANNOTATION.into(), value.into()).as_deref() != Some(value)
         });
         let detail = if cut {
             "cut off from the control plane"
