@@ -105,6 +105,7 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
             expectations: Vec::new(),
             events_source: Vec::new(),
             chaos: None,
+            network: Default::default(),
         },
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),

@@ -4,6 +4,7 @@
 //! - [`sim`]: clock, event queue, random streams, engine (knows nothing of Kubernetes);
 //! - [`api`]: the API store, the object model, quantities, selectors, watches;
 //! - [`runtime`]: one simulated cluster: engine + store + watch delivery + components + outputs;
+//! - [`network`]: the cluster network: places, links, partitions, latency and loss;
 //! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
 //! - [`setup`]: a checked scenario into a cluster with its objects and components.

@@ -220,7 +220,7 @@ fn parse_one(
         if f.has(k) {
             problems.push((
                 f.field(k),
-                format!("`{k}` is not supported by this version of kubesim yet (the network and traffic model is not built yet)"),
+                format!("`{k}` is not supported by this version of kubesim yet (the traffic model is not built yet)"),
             ));
             return None;
         }

@@ -238,7 +238,9 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// - `KubeletStopped`: containers keep running (and exiting, per their behaviour), but the
 ///   kubelet writes nothing: no pod status, no Lease renewal, no reaction to API changes.
 /// - `Partitioned`: the node is cut off from the control plane; from the API's side the
-///   same as `KubeletStopped`.
+///   same as `KubeletStopped`. Also the state of a `Running` node that cannot reach the
+///   control plane on the cluster network (a `networkPartition`; [`crate::network`]): the
+///   kubelet asks the network whenever its Node changes.
 /// - `Crashed`: the machine is down: containers are gone, nothing is written.
 ///
 /// Back to `Running` from `KubeletStopped`/`Partitioned`, the kubelet re-reads its pods and
