@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use rand::RngExt;
 
-use crate::api::{Change, Kind, Object, WatchEventType};
+use crate::api::{Change, Object, WatchEventType};
 use crate::kubelet::behavior::Distribution;
 use crate::scenario::pools::{LABEL_RACK, LABEL_ZONE};
 use crate::sim::{RngStream, SimDuration};
@@ -112,14 +112,19 @@ impl Network {
         let Object::Node(node) = &*change.object else {
             return;
         };
-        if change.object.kind() != Kind::Node {
-            return;
-        }
         let name = &node.metadata.name;
         let moved = if change.type_ == WatchEventType::Deleted {
             self.topo.detach_node(name)
         } else {
-            self.topo.attach_node(name, site_of(&node.metadata.labels))
+            // Most Node writes are status updates: compare in place, allocate nothing.
+            let labels = &node.metadata.labels;
+            let zone = labels.get(LABEL_ZONE).map_or("", String::as_str);
+            let rack = labels.get(LABEL_RACK).map(String::as_str);
+            let same = self
+                .topo
+                .node_site(name)
+                .is_some_and(|s| s.zone == zone && s.rack.as_deref() == rack);
+            !same && self.topo.attach_node(name, site_of(labels))
         };
         if moved {
             self.changed();

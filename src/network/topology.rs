@@ -11,10 +11,12 @@
 //!   are endpoints: a path never goes through them (two zones never talk "via the control
 //!   plane", as real traffic does not).
 //! - **Lowest-latency path:** Dijkstra over the links' nominal latencies (the mean of their
-//!   distribution), ties broken by vertex index, so the choice is deterministic.
+//!   distribution), vertices popped by (cost, index) and links relaxed in the graph's
+//!   insertion order, so the choice is deterministic.
 //!
-//! Cost: attaching a vertex is O(zones + overrides); a path search is O(E log V) over the
-//! transit graph plus the two endpoints' links, and its result is cached by [`super::Network`].
+//! Cost: attaching a vertex is O(zones + clients + overrides); a path search is O(E log V)
+//! over the transit graph (zones, racks) plus one pass over the links of each transit vertex
+//! it expands, and its result is cached by [`super::Network`].
 
 use std::collections::{BTreeMap, BinaryHeap};
 
@@ -355,14 +357,17 @@ impl Topology {
             if v != from && !self.graph[v].transit() {
                 continue;
             }
-            let mut edges: Vec<_> = self.graph.edges(v).collect();
-            edges.sort_by_key(|e| (e.target().index(), e.source().index(), e.id().index()));
-            for e in edges {
+            for e in self.graph.edges(v) {
                 let w = if e.source() == v {
                     e.target()
                 } else {
                     e.source()
                 };
+                // Ends other than the target cannot forward: never queued, so a zone with
+                // thousands of nodes costs one pass over its links, not a heap of them.
+                if w != to && !self.graph[w].transit() {
+                    continue;
+                }
                 let next = cost.saturating_add(e.weight().nominal_nanos());
                 if best.get(&w).is_none_or(|(c, _)| next < *c) {
                     best.insert(w, (next, Some(e.id())));
