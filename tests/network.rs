@@ -425,6 +425,8 @@ fn network_actions_report_bad_parameters() {
         "    - {at: 1s, networkPartition: {}}
     - {at: 1s, linkDegradation: {from: {zone: a}}}
     - {at: 1s, networkPartition: {from: {galaxy: far}}}
+    - {at: 1s, networkPartition: {links: [[zone/a]]}}
+    - {at: 1s, linkDegradation: {links: [[zone/a, zone/b]], from: {zone: a}, loss: 0.5}}
 ",
         "",
     );
@@ -443,6 +445,14 @@ fn network_actions_report_bad_parameters() {
     );
     assert!(
         err.contains("spec.events[2].networkPartition.from"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.events[3].networkPartition.links[0]: expected a pair of places"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.events[4].linkDegradation.links: `links` or `from`/`to`, not both"),
         "{err}"
     );
 }
@@ -550,4 +560,77 @@ fn nodes_added_inside_a_cut_zone_start_partitioned() {
     assert!(lease(&c, "node-4"));
     c.run_until(at(131)).unwrap();
     assert!(lease(&c, "node-3"));
+}
+
+/// Cutting a node's own link isolates it from everything: the control plane, its peers and
+/// clients; cutting a zone-to-zone link only reroutes through the third zone.
+#[test]
+fn cutting_named_links_isolates_or_reroutes() {
+    let yaml = scenario(
+        "3m",
+        "",
+        "    - {name: unplug, at: 10s, duration: 2m, networkPartition: {links: [[node/node-0, zone/a]]}}
+    - {name: fibre, at: 10s, networkPartition: {links: [[zone/b, zone/c], [zone/a, node/node-2]]}}
+",
+        "",
+    );
+    let (mut c, buf) = build(&yaml);
+    c.run_until(at(20)).unwrap();
+    let net = c.network();
+    assert!(!net.reachable(Place::Node("node-0"), Place::ControlPlane));
+    assert!(!net.reachable(Place::Node("node-0"), Place::Node("node-1")));
+    assert!(!net.reachable(Place::Client("internet"), Place::Node("node-0")));
+    let mut rng = kubesim::sim::RngFactory::new(1).stream("t");
+    // b → a → c, 2 ms, since b – c is cut.
+    assert_eq!(
+        net.sample(Place::Node("node-1"), Place::Node("node-2"), &mut rng)
+            .map(|(d, _)| d.as_millis()),
+        Some(2)
+    );
+    c.run().unwrap();
+    let ev = Events::of(&mut c, &buf);
+    assert_eq!(
+        ev.times(
+            "TimelineAction",
+            "Network/unplug",
+            "cut: links node/node-0 - zone/a"
+        ),
+        vec![10_000]
+    );
+    assert_eq!(ev.times("NodeNotReady", "Node/node-0", "").len(), 1);
+    // The pair without a link is reported; the other link is cut all the same.
+    assert_eq!(
+        ev.times(
+            "TimelineActionFailed",
+            "Network/fibre",
+            "no link zone/a - node/node-2"
+        ),
+        vec![10_000]
+    );
+    assert_eq!(
+        ev.times(
+            "TimelineAction",
+            "Network/fibre",
+            "cut: links zone/b - zone/c"
+        ),
+        vec![10_000]
+    );
+    assert_eq!(c.stats().nodes_ready, 3);
+}
+
+/// A degraded control-plane link slows every kubelet of the zone behind it.
+#[test]
+fn degrading_a_named_link_delays_the_kubelets_behind_it() {
+    let yaml = scenario(
+        "1m",
+        "",
+        "    - {name: slow-b, at: 0s, linkDegradation: {links: [[controlPlane, zone/b]], latency: 300ms}}\n",
+        "",
+    );
+    let (mut c, buf) = build(&yaml);
+    c.run().unwrap();
+    let ev = Events::of(&mut c, &buf);
+    let slow = ev.on_node("Pulling", "node-1");
+    let fast = ev.on_node("Pulling", "node-2");
+    assert_eq!(slow[0], fast[0] + 300, "{slow:?} vs {fast:?}");
 }

@@ -28,7 +28,7 @@ pub mod spec;
 pub mod topology;
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
 use rand::RngExt;
@@ -38,7 +38,7 @@ use crate::kubelet::behavior::Distribution;
 use crate::scenario::pools::{LABEL_RACK, LABEL_ZONE};
 use crate::sim::{RngStream, SimDuration};
 
-pub use partition::{Effect, PlaceSet, Rule};
+pub use partition::{Effect, PlaceSet, Rule, Scope};
 pub use spec::{INTERNET, NetworkSpec};
 pub use topology::{NodeSite, Topology, Vertex};
 
@@ -72,6 +72,10 @@ pub struct Network {
     next_rule: u64,
     /// `None`: unreachable. Cleared on every change of the graph or the rules.
     routes: RefCell<HashMap<(NodeIndex, NodeIndex), Option<Route>>>,
+    /// Links cut by link rules, and extra latency/loss on degraded links; recomputed at
+    /// every change (lookups only).
+    down: HashSet<EdgeIndex>,
+    degraded: HashMap<EdgeIndex, Vec<(Option<Distribution>, f64)>>,
 }
 
 impl Default for Network {
@@ -95,6 +99,8 @@ impl Network {
             rules: BTreeMap::new(),
             next_rule: 0,
             routes: RefCell::new(HashMap::new()),
+            down: HashSet::new(),
+            degraded: HashMap::new(),
         }
     }
 
@@ -102,8 +108,32 @@ impl Network {
         &self.topo
     }
 
+    /// The graph or the rules changed: forget routes, re-resolve link rules (a link of a
+    /// node that left, or of one that came back, follows). O(rules + cached routes).
     fn changed(&mut self) {
         self.routes.get_mut().clear();
+        self.down.clear();
+        self.degraded.clear();
+        for rule in self.rules.values() {
+            let Scope::Links(links) = &rule.scope else {
+                continue;
+            };
+            for [x, y] in links {
+                let Some(e) = self.topo.link_between(x, y) else {
+                    continue;
+                };
+                match &rule.effect {
+                    Effect::Cut => {
+                        self.down.insert(e);
+                    }
+                    Effect::Degrade { latency, loss } => self
+                        .degraded
+                        .entry(e)
+                        .or_default()
+                        .push((latency.clone(), *loss)),
+                }
+            }
+        }
     }
 
     /// Follows a store change: a Node added (or relabelled) is attached at its site, a Node
@@ -171,10 +201,15 @@ impl Network {
     }
 
     fn route(&self, a: NodeIndex, b: NodeIndex) -> Option<Route> {
-        let edges = self.topo.path(a, b)?;
+        let edges = self.topo.path(a, b, &self.down)?;
         let g = self.topo.graph();
         let (va, vb) = (&g[a], &g[b]);
-        let mut extra = Vec::new();
+        let mut extra: Vec<(Option<Distribution>, f64)> = edges
+            .iter()
+            .filter_map(|e| self.degraded.get(e))
+            .flatten()
+            .cloned()
+            .collect();
         for rule in self.rules.values() {
             if !rule.covers(va, vb, &self.topo) {
                 continue;
@@ -314,11 +349,7 @@ mod tests {
         let mut n = net();
         let mut nodes = PlaceSet::default();
         nodes.nodes.insert("a1".into());
-        let id = n.add_rule(Rule {
-            a: nodes,
-            b: PlaceSet::control_plane(),
-            effect: Effect::Cut,
-        });
+        let id = n.add_rule(Rule::between(nodes, PlaceSet::control_plane(), Effect::Cut));
         assert!(!n.reachable(Place::Node("a1"), Place::ControlPlane));
         assert!(!n.reachable(Place::ControlPlane, Place::Node("a1")));
         assert!(n.reachable(Place::Node("a1"), Place::Node("a2")));
@@ -340,11 +371,7 @@ mod tests {
         let (mut a, mut b) = (PlaceSet::default(), PlaceSet::default());
         a.zones.insert("a".into());
         b.zones.insert("b".into());
-        n.add_rule(Rule {
-            a,
-            b,
-            effect: Effect::Cut,
-        });
+        n.add_rule(Rule::between(a, b, Effect::Cut));
         assert!(!n.reachable(Place::Node("a1"), Place::Node("b1")));
         n.attach_node("b2", site("b"));
         assert!(!n.reachable(Place::Node("a2"), Place::Node("b2")));
@@ -357,14 +384,14 @@ mod tests {
         let mut n = net();
         let mut a = PlaceSet::default();
         a.nodes.insert("b1".into());
-        n.add_rule(Rule {
+        n.add_rule(Rule::between(
             a,
-            b: PlaceSet::control_plane(),
-            effect: Effect::Degrade {
+            PlaceSet::control_plane(),
+            Effect::Degrade {
                 latency: Some(Distribution::Constant(SimDuration::from_millis(200))),
                 loss: 1.0,
             },
-        });
+        ));
         let mut rng = RngFactory::new(1).stream("t");
         assert_eq!(
             n.sample(Place::Node("b1"), Place::ControlPlane, &mut rng),
@@ -373,6 +400,43 @@ mod tests {
         assert_eq!(
             n.sample(Place::Node("a1"), Place::ControlPlane, &mut rng),
             Some((SimDuration::ZERO, false))
+        );
+    }
+
+    #[test]
+    fn a_cut_link_reroutes_and_a_cut_node_link_isolates() {
+        let mut n = net();
+        n.attach_node("c1", site("c"));
+        let zab = [Vertex::Zone("a".into()), Vertex::Zone("b".into())];
+        let id = n.add_rule(Rule {
+            scope: Scope::Links(vec![zab]),
+            effect: Effect::Cut,
+        });
+        let mut rng = RngFactory::new(1).stream("t");
+        // a → c → b: two zone links instead of one.
+        assert_eq!(
+            n.sample(Place::Node("a1"), Place::Node("b1"), &mut rng),
+            Some((SimDuration::from_millis(2), false))
+        );
+        n.remove_rule(id);
+        let uplink = [Vertex::Node("a1".into()), Vertex::Zone("a".into())];
+        n.add_rule(Rule {
+            scope: Scope::Links(vec![uplink.clone()]),
+            effect: Effect::Cut,
+        });
+        assert!(!n.reachable(Place::Node("a1"), Place::ControlPlane));
+        assert!(!n.reachable(Place::Node("a1"), Place::Node("a2")));
+        assert!(n.reachable(Place::Node("a2"), Place::Node("b1")));
+        n.add_rule(Rule {
+            scope: Scope::Links(vec![[Vertex::Node("a2".into()), Vertex::Zone("a".into())]]),
+            effect: Effect::Degrade {
+                latency: Some(Distribution::Constant(SimDuration::from_millis(5))),
+                loss: 0.0,
+            },
+        });
+        assert_eq!(
+            n.sample(Place::Node("a2"), Place::Node("b1"), &mut rng),
+            Some((SimDuration::from_millis(6), false))
         );
     }
 
@@ -388,8 +452,9 @@ mod tests {
         );
         n.attach_node("a1", site("a"));
         let t = n.topology();
+        let none = HashSet::new();
         let path = t
-            .path(t.node("r1").unwrap(), t.node("a1").unwrap())
+            .path(t.node("r1").unwrap(), t.node("a1").unwrap(), &none)
             .unwrap();
         assert_eq!(path.len(), 3);
     }

@@ -1,6 +1,11 @@
-//! Partitions and link degradations: rules between two sets of places, active until healed.
+//! Partitions and link degradations: rules between two sets of places, or on named links,
+//! active until healed.
 //!
-//! A rule separates (or degrades) every path whose one end is in side `a` and whose other
+//! A link rule cuts (or degrades) the graph's links themselves: every path crossing them is
+//! affected, and the path search avoids cut links (so a cut zone-to-zone link reroutes
+//! through a third zone when there is one).
+//!
+//! A between-rule separates (or degrades) every path whose one end is in side `a` and whose other
 //! end is in side `b`, whichever way it goes. This stands for cutting (or degrading) the set
 //! of links those paths use, without cutting anything else: a node cut from the control
 //! plane still reaches its zone's other nodes and the clients, as when a firewall rule or a
@@ -82,18 +87,42 @@ pub enum Effect {
     },
 }
 
+/// Which paths a rule covers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    /// Every path with one end in each set (either way round), whatever links it crosses.
+    Between(PlaceSet, PlaceSet),
+    /// Every path crossing one of these links (a pair of places the graph links directly;
+    /// pairs without a link are ignored). A cut link makes traffic take another path if
+    /// there is one.
+    Links(Vec<[Vertex; 2]>),
+}
+
 /// One active partition or degradation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
-    pub a: PlaceSet,
-    pub b: PlaceSet,
+    pub scope: Scope,
     pub effect: Effect,
 }
 
 impl Rule {
-    /// Whether the rule covers paths between `x` and `y` (either way round).
+    /// A rule on the paths between `a` and `b`.
+    pub fn between(a: PlaceSet, b: PlaceSet, effect: Effect) -> Rule {
+        Rule {
+            scope: Scope::Between(a, b),
+            effect,
+        }
+    }
+
+    /// Whether the rule covers paths between `x` and `y` by their ends (either way round);
+    /// a link rule covers none this way.
     pub fn covers(&self, x: &Vertex, y: &Vertex, topo: &Topology) -> bool {
-        (self.a.contains(x, topo) && self.b.contains(y, topo))
-            || (self.a.contains(y, topo) && self.b.contains(x, topo))
+        match &self.scope {
+            Scope::Between(a, b) => {
+                (a.contains(x, topo) && b.contains(y, topo))
+                    || (a.contains(y, topo) && b.contains(x, topo))
+            }
+            Scope::Links(_) => false,
+        }
     }
 }

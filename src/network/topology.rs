@@ -317,6 +317,11 @@ impl Topology {
         self.clients.keys().map(String::as_str)
     }
 
+    /// The link joining two places directly, if any.
+    pub fn link_between(&self, a: &Vertex, b: &Vertex) -> Option<EdgeIndex> {
+        self.graph.find_edge(self.index(a)?, self.index(b)?)
+    }
+
     /// The zone a rack belongs to.
     pub fn rack_zone(&self, rack: NodeIndex) -> Option<&str> {
         self.graph
@@ -339,7 +344,13 @@ impl Topology {
 
     /// The links of the lowest-latency path from `from` to `to` through transit vertices
     /// only, or `None` when there is none. Bounded by the graph's size.
-    pub fn path(&self, from: NodeIndex, to: NodeIndex) -> Option<Vec<EdgeIndex>> {
+    /// `down` links are skipped.
+    pub fn path(
+        &self,
+        from: NodeIndex,
+        to: NodeIndex,
+        down: &std::collections::HashSet<EdgeIndex>,
+    ) -> Option<Vec<EdgeIndex>> {
         if from == to {
             return Some(Vec::new());
         }
@@ -365,7 +376,7 @@ impl Topology {
                 };
                 // Ends other than the target cannot forward: never queued, so a zone with
                 // thousands of nodes costs one pass over its links, not a heap of them.
-                if w != to && !self.graph[w].transit() {
+                if (w != to && !self.graph[w].transit()) || down.contains(&e.id()) {
                     continue;
                 }
                 let next = cost.saturating_add(e.weight().nominal_nanos());

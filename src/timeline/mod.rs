@@ -35,7 +35,9 @@ use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
 pub use network::REACH_ANNOTATION;
-pub use spec::{Action, Entry, NodeState, NodeTarget, Places, PodTarget, PoolTemplate, Trigger};
+pub use spec::{
+    Action, Entry, NetTarget, NodeState, NodeTarget, Places, PodTarget, PoolTemplate, Trigger,
+};
 
 /// The run's whole timeline: the scenario's `spec.events` followed by the entries its
 /// `spec.chaos` generators draw for its seed and duration, both decoded and as raw entries
@@ -227,13 +229,11 @@ impl Timeline {
                 objects::delete(&e, key, ctx);
                 None
             }
-            Action::NetworkPartition { from, to } => {
-                network::start(&e, from, to, crate::network::Effect::Cut, ctx)
-                    .map(Undo::NetworkRule)
+            Action::NetworkPartition { target } => {
+                network::start(&e, target, crate::network::Effect::Cut, ctx).map(Undo::NetworkRule)
             }
             Action::LinkDegradation {
-                from,
-                to,
+                target,
                 latency,
                 loss,
             } => {
@@ -241,7 +241,7 @@ impl Timeline {
                     latency: latency.clone(),
                     loss: *loss,
                 };
-                network::start(&e, from, to, effect, ctx).map(Undo::NetworkRule)
+                network::start(&e, target, effect, ctx).map(Undo::NetworkRule)
             }
         };
         if let (Some(after), Some(undo)) = (e.heal_after, undo) {

@@ -2,17 +2,18 @@
 //! `linkDegradation` (extra latency and/or loss on them), each until its heal.
 //!
 //! Both are rules on the cluster's [`crate::network::Network`] (`Context::add_network_rule`,
-//! a simulator control). Nodes whose reach to the control plane changes get the annotation
+//! a simulator control), on the paths between two sets of places (`from`, `to`) or on named
+//! links (`links`). Nodes whose reach to the control plane changes get the annotation
 //! [`REACH_ANNOTATION`] written (`"false"`, then `"true"` at the heal): the write through the
 //! API is what wakes their kubelet, which then asks the network whether it can reach the
 //! control plane. A node created inside a cut zone has no annotation yet; its kubelet asks
 //! the network when it first sees the node, and the heal's write wakes it.
 
 use crate::api::objects::{Kind, ObjectKey};
-use crate::network::{Effect, PlaceSet, Rule, RuleId};
+use crate::network::{Effect, PlaceSet, Rule, RuleId, Scope};
 use crate::runtime::Context;
 
-use super::spec::Places;
+use super::spec::{NetTarget, Places};
 use super::{ACTION, Entry, FAILED, HEAL, NodeTarget, record};
 
 /// Node annotation, `"false"` while the node cannot reach the control plane because of a
@@ -62,27 +63,54 @@ fn resolve(e: &Entry, p: &Places, ctx: &mut Context<'_>) -> PlaceSet {
     set
 }
 
-/// Starts the rule of a `networkPartition` or `linkDegradation`; `None` when a side is empty.
+/// Starts the rule of a `networkPartition` or `linkDegradation`; `None` when it covers
+/// nothing (a side is empty, or no named link exists).
 pub(super) fn start(
     e: &Entry,
-    from: &Places,
-    to: &Places,
+    target: &NetTarget,
     effect: Effect,
     ctx: &mut Context<'_>,
 ) -> Option<RuleId> {
-    let a = resolve(e, from, ctx);
-    let b = resolve(e, to, ctx);
-    if a.is_empty() || b.is_empty() {
-        record(
-            ctx,
-            FAILED,
-            e,
-            format!("Timeline/{}", e.name),
-            "no place matches on one side".into(),
-        );
-        return None;
-    }
-    let what = match &effect {
+    let (scope, what) = match target {
+        NetTarget::Between { from, to } => {
+            let a = resolve(e, from, ctx);
+            let b = resolve(e, to, ctx);
+            if a.is_empty() || b.is_empty() {
+                record(
+                    ctx,
+                    FAILED,
+                    e,
+                    format!("Timeline/{}", e.name),
+                    "no place matches on one side".into(),
+                );
+                return None;
+            }
+            let what = format!("[{}] <-> [{}]", a.describe(), b.describe());
+            (Scope::Between(a, b), what)
+        }
+        NetTarget::Links(links) => {
+            let mut live = Vec::new();
+            for [x, y] in links {
+                if ctx.network().topology().link_between(x, y).is_some() {
+                    live.push([x.clone(), y.clone()]);
+                } else {
+                    record(
+                        ctx,
+                        FAILED,
+                        e,
+                        format!("Network/{}", e.name),
+                        format!("no link {x} - {y}"),
+                    );
+                }
+            }
+            if live.is_empty() {
+                return None;
+            }
+            let names: Vec<String> = live.iter().map(|[x, y]| format!("{x} - {y}")).collect();
+            (Scope::Links(live), format!("links {}", names.join(", ")))
+        }
+    };
+    let how = match &effect {
         Effect::Cut => "cut".to_string(),
         Effect::Degrade { latency, loss } => {
             let mut parts = Vec::new();
@@ -95,9 +123,9 @@ pub(super) fn start(
             format!("degraded ({})", parts.join(", "))
         }
     };
-    let detail = format!("{what}: [{}] <-> [{}]", a.describe(), b.describe());
+    let detail = format!("{how}: {what}");
     let before = ctx.network().nodes_cut_from_control_plane();
-    let id = ctx.add_network_rule(Rule { a, b, effect });
+    let id = ctx.add_network_rule(Rule { scope, effect });
     record(ctx, ACTION, e, format!("Network/{}", e.name), detail);
     nudge(e, &before, ACTION, ctx);
     Some(id)

@@ -121,6 +121,17 @@ pub struct Places {
     pub clients: Vec<String>,
 }
 
+/// What a network action covers: paths between two sets of places, or named links.
+#[derive(Clone, Debug)]
+pub enum NetTarget {
+    Between {
+        from: Places,
+        to: Places,
+    },
+    /// Pairs of directly linked places (`[zone/a, zone/b]`).
+    Links(Vec<[crate::network::Vertex; 2]>),
+}
+
 /// What a pool template adds nodes from (the pool as the scenario declared it).
 #[derive(Clone, Debug)]
 pub struct PoolTemplate {
@@ -203,15 +214,13 @@ pub enum Action {
     Delete {
         key: ObjectKey,
     },
-    /// Paths between `from` and `to` are cut (until the heal, or the end of the run).
+    /// The target's paths (or links) are cut (until the heal, or the end of the run).
     NetworkPartition {
-        from: Places,
-        to: Places,
+        target: NetTarget,
     },
-    /// Paths between `from` and `to` get extra latency and/or loss.
+    /// The target's paths (or links) get extra latency and/or loss.
     LinkDegradation {
-        from: Places,
-        to: Places,
+        target: NetTarget,
         latency: Option<crate::kubelet::behavior::Distribution>,
         loss: f64,
     },
@@ -671,12 +680,11 @@ fn parse_action(
                 key: ObjectKey::new(kind, namespace, name),
             }
         }
-        "networkPartition" => {
-            let (from, to) = from_to(&mut f, problems)?;
-            Action::NetworkPartition { from, to }
-        }
+        "networkPartition" => Action::NetworkPartition {
+            target: net_target(&mut f, problems)?,
+        },
         "linkDegradation" => {
-            let (from, to) = from_to(&mut f, problems)?;
+            let target = net_target(&mut f, problems)?;
             let latency = match f.raw("latency") {
                 None => None,
                 Some(v) => match serde_json::from_value(v.clone()) {
@@ -708,8 +716,7 @@ fn parse_action(
                 return None;
             }
             Action::LinkDegradation {
-                from,
-                to,
+                target,
                 latency,
                 loss,
             }
@@ -718,6 +725,54 @@ fn parse_action(
     };
     f.finish(problems);
     Some(action)
+}
+
+/// `links: [[PLACE, PLACE], ...]`, or `from` and `to`.
+fn net_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<NetTarget> {
+    let Some(links) = f.raw("links") else {
+        let (from, to) = from_to(f, problems)?;
+        return Some(NetTarget::Between { from, to });
+    };
+    if f.has("from") || f.has("to") {
+        problems.push((f.field("links"), "`links` or `from`/`to`, not both".into()));
+        return None;
+    }
+    let path = f.field("links");
+    let Some(items) = links.as_array().filter(|a| !a.is_empty()) else {
+        problems.push((
+            path,
+            "expected a non-empty list of [PLACE, PLACE] pairs".into(),
+        ));
+        return None;
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ipath = crate::scenario::yaml::path_index(&path, i);
+        let ends: Vec<Result<crate::network::Vertex, String>> = match item.as_array() {
+            Some(a) => a
+                .iter()
+                .map(|v| match v.as_str() {
+                    Some(t) => crate::network::Vertex::parse(t),
+                    None => Err(format!("{v}: expected a place name")),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        match ends.as_slice() {
+            [Ok(a), Ok(b)] if a != b => out.push([a.clone(), b.clone()]),
+            [Ok(_), Ok(_)] => problems.push((ipath, "Invalid value: a link joins two different places".into())),
+            [a, b] => {
+                for e in [a, b].into_iter().filter_map(|r| r.as_ref().err()) {
+                    problems.push((ipath.clone(), format!("Invalid value: {e}")));
+                }
+            }
+            _ => problems.push((
+                ipath,
+                "expected a pair of places: [controlPlane | zone/NAME | rack/NAME | node/NAME | client/NAME, ...]".into(),
+            )),
+        }
+    }
+    (out.len() == items.len()).then_some(NetTarget::Links(out))
 }
 
 /// `from` (required) and `to` (default: the control plane) of a network action.
