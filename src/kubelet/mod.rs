@@ -660,6 +660,10 @@ impl KubeletFleet {
             set.remove(key);
         }
         self.dirty.remove(key);
+        // A pod recreated under the same name (a StatefulSet's) starts with a clean slate.
+        self.in_flight.remove(key);
+        self.arrived.remove(key);
+        self.status_retry.remove(key);
     }
 
     /// Host-local IPAM: the next free address after the last one handed out, `.2`–`.254`
