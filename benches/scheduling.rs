@@ -106,6 +106,7 @@ fn prepare(w: &Workload, dir: &std::path::Path) -> (Cluster, Object) {
             events_source: Vec::new(),
             chaos: None,
             traffic: None,
+            network: Default::default(),
         },
         Box::new(std::io::sink()),
         Box::new(std::io::sink()),

@@ -4,6 +4,7 @@
 //! - [`sim`]: clock, event queue, random streams, engine (knows nothing of Kubernetes);
 //! - [`api`]: the API store, the object model, quantities, selectors, watches;
 //! - [`runtime`]: one simulated cluster: engine + store + watch delivery + components + outputs;
+//! - [`network`]: the cluster network: places, links, partitions, latency and loss;
 //! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
 //! - [`proxy`]: kube-proxy (rules per node) and [`traffic`]: requests to Services;
@@ -39,6 +40,7 @@ pub mod controllers;
 pub mod expect;
 pub mod kubelet;
 pub mod proxy;
+pub mod network;
 pub mod runtime;
 pub mod scenario;
 pub mod scheduler;

@@ -1,6 +1,7 @@
-//! From a checked [`Scenario`] to a [`Cluster`] ready to run: apply the scenario's objects at
-//! t=0 (as `kubectl apply` would, in the scenario's apply order) and register the control
-//! plane's components.
+//! From a checked [`Scenario`] to a [`Cluster`] ready to run: install the network
+//! (`spec.network`, or the default topology), apply the scenario's objects at t=0 (as
+//! `kubectl apply` would, in the scenario's apply order) and register the control plane's
+//! components.
 //!
 //! Components registered: the kube-scheduler (with the scenario's `spec.scheduler`
 //! configuration, or the default profile), the kubelet fleet (with the scenario's
@@ -66,6 +67,7 @@ pub fn build_with(
     components: Components,
 ) -> Result<Cluster, ScenarioError> {
     let mut cluster = Cluster::new(scenario.config.clone(), events, metrics);
+    cluster.set_network(crate::network::Network::new(scenario.network.clone()));
     let mut diagnostics = Vec::new();
     for so in &scenario.objects {
         if let Err(e) = cluster.apply(so.object.clone()) {

@@ -163,8 +163,8 @@ fn every_problem_is_reported_not_just_the_first() {
 
 #[test]
 fn unsupported_sections_say_so_instead_of_being_ignored() {
-    let err = reject("later.yaml", &format!("{HEADER}  network: {{}}\n"));
-    assert!(err.contains("spec.network"), "{err}");
+    let err = reject("later.yaml", &format!("{HEADER}  traffic: {{}}\n"));
+    assert!(err.contains("spec.traffic"), "{err}");
     assert!(err.contains("not supported"), "{err}");
 }
 

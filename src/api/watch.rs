@@ -50,6 +50,11 @@ pub struct WatchFilter {
     /// Only pods bound to some node (the field selector `spec.nodeName!=`): the kubelet
     /// fleet's watch. A pod becoming bound is delivered as `Added`.
     pub bound_pods_only: bool,
+    /// The watch stands for one watch per node (the kubelet fleet's: each kubelet watches
+    /// its own Node and the pods bound to it): the runtime delays each delivery by the
+    /// network latency from the control plane to the object's node and keeps delivery
+    /// order per node. See [`WatchFilter::node_of`].
+    pub per_node: bool,
 }
 
 impl WatchFilter {
@@ -89,6 +94,15 @@ impl WatchFilter {
             }
         }
         true
+    }
+
+    /// The node a per-node watch delivers `obj` to: a Node itself, a Pod's `spec.nodeName`.
+    pub fn node_of(obj: &Object) -> Option<&str> {
+        match obj {
+            Object::Node(n) => Some(&n.metadata.name),
+            Object::Pod(p) if !p.spec.node_name.is_empty() => Some(&p.spec.node_name),
+            _ => None,
+        }
     }
 
     /// What this watcher sees of `change`, if anything.

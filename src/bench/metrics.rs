@@ -61,7 +61,9 @@ pub fn is_fault(action: &Action) -> bool {
         | Action::PodDelete { .. }
         | Action::ContainerKill { .. }
         | Action::RegistryOutage { .. }
-        | Action::ControlPlaneOutage => true,
+        | Action::ControlPlaneOutage
+        | Action::NetworkPartition { .. }
+        | Action::LinkDegradation { .. } => true,
         Action::Cordon { .. }
         | Action::AddNodes { .. }
         | Action::Label { .. }

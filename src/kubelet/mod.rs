@@ -39,6 +39,7 @@ use crate::api::{
     DeleteOptions, Kind, Object, ObjectKey, OwnerReference, Resources, Selector, WatchEvent,
     WatchEventType, WatchFilter,
 };
+use crate::network::Place;
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{RngStream, SimDuration, SimTime};
 
@@ -237,7 +238,9 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// - `KubeletStopped`: containers keep running (and exiting, per their behaviour), but the
 ///   kubelet writes nothing: no pod status, no Lease renewal, no reaction to API changes.
 /// - `Partitioned`: the node is cut off from the control plane; from the API's side the
-///   same as `KubeletStopped`.
+///   same as `KubeletStopped`. Also the state of a `Running` node that cannot reach the
+///   control plane on the cluster network (a `networkPartition`; [`crate::network`]): the
+///   kubelet asks the network whenever its Node changes.
 /// - `Crashed`: the machine is down: containers are gone, nothing is written.
 ///
 /// Back to `Running` from `KubeletStopped`/`Partitioned`, the kubelet re-reads its pods and
@@ -380,6 +383,8 @@ enum Action {
     ActiveDeadline,
     /// Retry a pod status write the API server refused (status manager's periodic sync).
     RetryStatus,
+    /// A status write sent over the node's link to the control plane arrives.
+    StatusArrives,
 }
 
 struct Timer {
@@ -407,8 +412,15 @@ pub struct KubeletFleet {
     /// Keyed `<podUID>_<image>`, as `image_manager.go`.
     image_backoff: Backoff<String>,
     dirty: BTreeSet<ObjectKey>,
-    /// Pods whose status write failed (control-plane outage), with a retry timer set.
+    /// Pods whose status write failed (control-plane outage, lost on the network), with a
+    /// retry timer set.
     status_retry: BTreeSet<ObjectKey>,
+    /// Pods whose status write is on its way to the API server (node → control plane
+    /// latency); `arrived`: those whose write lands now.
+    in_flight: BTreeSet<ObjectKey>,
+    arrived: BTreeSet<ObjectKey>,
+    /// Draws of node → control plane latency and loss (`kubelet/network`), made lazily.
+    net_rng: Option<RngStream>,
 }
 
 const WATCH_NODES: usize = 0;
@@ -471,6 +483,9 @@ impl KubeletFleet {
             next_token: 0,
             dirty: BTreeSet::new(),
             status_retry: BTreeSet::new(),
+            in_flight: BTreeSet::new(),
+            arrived: BTreeSet::new(),
+            net_rng: None,
         }
     }
 
@@ -645,6 +660,10 @@ impl KubeletFleet {
             set.remove(key);
         }
         self.dirty.remove(key);
+        // A pod recreated under the same name (a StatefulSet's) starts with a clean slate.
+        self.in_flight.remove(key);
+        self.arrived.remove(key);
+        self.status_retry.remove(key);
     }
 
     /// Host-local IPAM: the next free address after the last one handed out, `.2`–`.254`
@@ -688,7 +707,7 @@ impl KubeletFleet {
             self.nodes.remove(&name);
             return;
         }
-        let agent = NodeAgent::of(node).unwrap_or_else(|| {
+        let mut agent = NodeAgent::of(node).unwrap_or_else(|| {
             let value = &node.metadata.annotations[NODE_STATE_ANNOTATION];
             ctx.record(EventRecord::new(
                 ctx.now(),
@@ -699,6 +718,16 @@ impl KubeletFleet {
             ));
             NodeAgent::Running
         });
+        // A running kubelet whose node cannot reach the control plane (a `networkPartition`)
+        // is partitioned: the network is the truth; the timeline's write on the Node is what
+        // wakes the kubelet to look.
+        if agent == NodeAgent::Running
+            && !ctx
+                .network()
+                .reachable(Place::Node(&name), Place::ControlPlane)
+        {
+            agent = NodeAgent::Partitioned;
+        }
         if let Some(n) = self.nodes.get_mut(&name) {
             n.node = node.clone();
             let before = n.agent;
@@ -781,31 +810,16 @@ impl KubeletFleet {
             }
         }
         if !after.connected() {
+            if before == NodeAgent::Crashed && after == NodeAgent::Partitioned {
+                // Rebooted into a partition: the kubelet runs its pods, unheard.
+                self.rebooted(node, ctx);
+            }
             return;
         }
         self.write_lease(node, true, ctx);
         self.post_ready(node, ctx);
         if before == NodeAgent::Crashed {
-            // Rebooted: lost containers exit `Unknown` and restart per policy.
-            for key in self.pods_on(node) {
-                let lost: Vec<(usize, bool)> = self.pods[&key]
-                    .ctrs
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| match c.run {
-                        Run::Lost(running) => Some((i, running)),
-                        _ => None,
-                    })
-                    .collect();
-                for (i, running) in lost {
-                    if running {
-                        self.exited(&key, i, 255, "Unknown", ctx);
-                    } else if let Some(p) = self.pods.get_mut(&key) {
-                        p.ctrs[i].run = Run::Waiting;
-                        self.restart_timer(&key, i, ctx);
-                    }
-                }
-            }
+            self.rebooted(node, ctx);
         }
         // Reconnected: re-read what changed meanwhile, then report every pod's status.
         let missed = self
@@ -828,6 +842,30 @@ impl KubeletFleet {
             .collect();
         for key in finished {
             let _ = ctx.delete(&key, &DeleteOptions::force());
+        }
+    }
+
+    /// After a crash: containers lost with the machine exit `Unknown` (255) and restart per
+    /// policy and back-off.
+    fn rebooted(&mut self, node: &str, ctx: &mut Context<'_>) {
+        for key in self.pods_on(node) {
+            let lost: Vec<(usize, bool)> = self.pods[&key]
+                .ctrs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c.run {
+                    Run::Lost(running) => Some((i, running)),
+                    _ => None,
+                })
+                .collect();
+            for (i, running) in lost {
+                if running {
+                    self.exited(&key, i, 255, "Unknown", ctx);
+                } else if let Some(p) = self.pods.get_mut(&key) {
+                    p.ctrs[i].run = Run::Waiting;
+                    self.restart_timer(&key, i, ctx);
+                }
+            }
         }
     }
 
@@ -1754,6 +1792,9 @@ impl KubeletFleet {
     fn flush(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
         for key in std::mem::take(&mut self.dirty) {
+            if !self.status_may_go(&key, ctx) {
+                continue;
+            }
             let Some(p) = self.pods.get_mut(&key) else {
                 continue;
             };
@@ -1848,6 +1889,59 @@ impl KubeletFleet {
         }
     }
 
+    /// Whether pod `key`'s status is written now. A status write crosses the node's link to
+    /// the control plane: with latency it is sent now and written when it arrives (with the
+    /// pod's state at that moment: later changes ride along); lost, it is retried at the
+    /// next status sync. Without latency or loss (the default network) it is written at once
+    /// and nothing is drawn.
+    fn status_may_go(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> bool {
+        if self.arrived.remove(key) {
+            return true;
+        }
+        if self.in_flight.contains(key) {
+            return false;
+        }
+        let Some(node) = self.pods.get(key).map(|p| p.node.clone()) else {
+            return true;
+        };
+        if self.nodes.get(&node).is_some_and(|n| !n.agent.connected()) {
+            return true; // skipped by the caller: written on reconnect
+        }
+        let rng = self.net_rng.get_or_insert_with(|| ctx.stream("network"));
+        let sent = ctx
+            .network()
+            .sample(Place::Node(&node), Place::ControlPlane, rng);
+        let now = ctx.now();
+        match sent {
+            // Cut off, and the kubelet has not learnt it yet: written on reconnect.
+            None => false,
+            Some((_, true)) => {
+                if self.status_retry.insert(key.clone()) {
+                    self.schedule(
+                        ctx,
+                        now.saturating_add(STATUS_SYNC_PERIOD),
+                        key,
+                        0,
+                        Action::RetryStatus,
+                    );
+                }
+                false
+            }
+            Some((latency, false)) if latency.is_zero() => true,
+            Some((latency, false)) => {
+                self.in_flight.insert(key.clone());
+                self.schedule(
+                    ctx,
+                    now.saturating_add(latency),
+                    key,
+                    0,
+                    Action::StatusArrives,
+                );
+                false
+            }
+        }
+    }
+
     fn fire(&mut self, token: u64, ctx: &mut Context<'_>) {
         let Some(t) = self.timers.remove(&token) else {
             return;
@@ -1868,6 +1962,12 @@ impl KubeletFleet {
             }
             Action::RetryStatus => {
                 self.status_retry.remove(&t.pod);
+                self.dirty.insert(t.pod);
+                return;
+            }
+            Action::StatusArrives => {
+                self.in_flight.remove(&t.pod);
+                self.arrived.insert(t.pod.clone());
                 self.dirty.insert(t.pod);
                 return;
             }
@@ -1900,7 +2000,10 @@ impl KubeletFleet {
                 }
             }
             Action::ProbeFail { liveness, kill } => self.probe_fail(key, i, liveness, kill, ctx),
-            Action::ForceDelete | Action::ActiveDeadline | Action::RetryStatus => {}
+            Action::ForceDelete
+            | Action::ActiveDeadline
+            | Action::RetryStatus
+            | Action::StatusArrives => {}
         }
     }
 }
@@ -2049,9 +2152,13 @@ impl Component for KubeletFleet {
     /// then bound pods only (`spec.nodeName!=`), so unscheduled pods cost the fleet nothing.
     fn watches(&self) -> Vec<WatchFilter> {
         vec![
-            WatchFilter::kinds(&[Kind::Node]),
+            WatchFilter {
+                per_node: true,
+                ..WatchFilter::kinds(&[Kind::Node])
+            },
             WatchFilter {
                 bound_pods_only: true,
+                per_node: true,
                 ..WatchFilter::kinds(&[Kind::Pod])
             },
         ]

@@ -110,6 +110,32 @@ impl Context<'_> {
         );
     }
 
+    /// The cluster network: reachability and latency between places.
+    pub fn network(&self) -> &crate::network::Network {
+        &self.world.network
+    }
+
+    /// [`crate::network::Network::sample`] with this component's random stream.
+    pub fn network_sample(
+        &mut self,
+        from: crate::network::Place<'_>,
+        to: crate::network::Place<'_>,
+    ) -> Option<(SimDuration, bool)> {
+        self.world.network.sample(from, to, self.rng)
+    }
+
+    /// Starts a partition or link degradation (the scenario timeline's `networkPartition`
+    /// and `linkDegradation`; a simulator control, not an API call). Returns its id, to heal
+    /// it with [`Context::remove_network_rule`].
+    pub fn add_network_rule(&mut self, rule: crate::network::Rule) -> crate::network::RuleId {
+        self.world.network.add_rule(rule)
+    }
+
+    /// Heals a partition or degradation. Returns whether it was in force.
+    pub fn remove_network_rule(&mut self, id: crate::network::RuleId) -> bool {
+        self.world.network.remove_rule(id)
+    }
+
     /// `Err(ServiceUnavailable)` during a control-plane outage.
     fn api_up(&self) -> Result<(), ApiError> {
         if self.world.api_down {

@@ -94,6 +94,9 @@ struct Watcher {
     index: usize,
     filter: WatchFilter,
     last_delivery: SimTime,
+    /// Per-node watches ([`WatchFilter::per_node`]): the last delivery time per node
+    /// (lookups only, never iterated).
+    node_last: std::collections::HashMap<String, SimTime>,
 }
 
 /// Everything components reach through their [`Context`].
@@ -122,6 +125,10 @@ pub struct World {
     pub(crate) traffic: crate::traffic::TrafficMetrics,
     /// Sees every published change ([`Cluster::set_observer`]).
     observer: Option<Box<dyn ChangeObserver>>,
+    /// The cluster network (`spec.network`): nodes attach as they appear in the store.
+    pub(crate) network: crate::network::Network,
+    /// Draws of per-node watch latencies (`network/watch`).
+    net_rng: RngStream,
 }
 
 impl World {
@@ -170,6 +177,7 @@ impl World {
             if let Some(o) = &mut self.observer {
                 o.on_change(now, change.old.as_deref(), new);
             }
+            self.network.observe(&change);
             for w in &mut self.watchers {
                 let Some(event) = w.filter.translate(&change) else {
                     continue;
@@ -181,8 +189,40 @@ impl World {
                         .random_range(0..=self.watch.jitter.as_nanos());
                     delay = delay.saturating_add(SimDuration::from_nanos(extra));
                 }
-                let at = now.saturating_add(delay).max(w.last_delivery);
-                w.last_delivery = at;
+                let at = match WatchFilter::node_of(&change.object).filter(|_| w.filter.per_node) {
+                    Some(node) => {
+                        // One kubelet's watch: the control plane → node latency on top, in
+                        // order per node (an unreachable node's kubelet queues what it
+                        // missed itself).
+                        let place = crate::network::Place::Node(node);
+                        let net = self
+                            .network
+                            .sample(
+                                crate::network::Place::ControlPlane,
+                                place,
+                                &mut self.net_rng,
+                            )
+                            .map_or(SimDuration::ZERO, |(d, _)| d);
+                        let last = w.node_last.get(node).copied().unwrap_or(w.last_delivery);
+                        let at = now.saturating_add(delay).saturating_add(net).max(last);
+                        if change.type_ == WatchEventType::Deleted
+                            && change.object.kind() == crate::api::Kind::Node
+                        {
+                            // Bounded by the live nodes: a deleted node's entry goes.
+                            w.node_last.remove(node);
+                        } else if let Some(t) = w.node_last.get_mut(node) {
+                            *t = at;
+                        } else {
+                            w.node_last.insert(node.to_string(), at);
+                        }
+                        at
+                    }
+                    None => {
+                        let at = now.saturating_add(delay).max(w.last_delivery);
+                        w.last_delivery = at;
+                        at
+                    }
+                };
                 engine.schedule_at(
                     at,
                     Event::Deliver {
@@ -234,6 +274,7 @@ impl Cluster {
             stats: Stats::default(),
             watch: config.watch,
             watch_rng: rngs.stream("apiserver/watch"),
+            net_rng: rngs.stream("network/watch"),
             rngs,
             component_names: Vec::new(),
             expectations: Vec::new(),
@@ -243,6 +284,7 @@ impl Cluster {
             dataplane: crate::proxy::Dataplane::default(),
             traffic: crate::traffic::TrafficMetrics::default(),
             observer: None,
+            network: crate::network::Network::default(),
         };
         // The initial store holds only namespaces, which no aggregate counts.
         Cluster {
@@ -278,6 +320,20 @@ impl Cluster {
 
     pub fn engine(&self) -> &Engine<Event> {
         &self.engine
+    }
+
+    /// The cluster network.
+    pub fn network(&self) -> &crate::network::Network {
+        &self.world.network
+    }
+
+    /// Replaces the network (built from `spec.network`) with the nodes already in the
+    /// store attached. Call before the run starts; rules in force are dropped.
+    pub fn set_network(&mut self, mut network: crate::network::Network) {
+        for o in self.world.store.list(crate::api::Kind::Node) {
+            network.attach_node(&o.meta().name, crate::network::site_of(&o.meta().labels));
+        }
+        self.world.network = network;
     }
 
     /// Expectation results so far, in declaration order.
@@ -596,6 +652,7 @@ fn register(
             index,
             filter,
             last_delivery: at,
+            node_last: Default::default(),
         });
     }
     components.push(Slot {

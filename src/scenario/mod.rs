@@ -62,6 +62,8 @@ pub struct Scenario {
     pub chaos: Option<crate::timeline::chaos::ChaosSpec>,
     /// `spec.traffic`, checked: kube-proxy settings and request sources.
     pub traffic: Option<crate::traffic::spec::TrafficConfig>,
+    /// `spec.network`, checked (the default topology's settings when absent).
+    pub network: crate::network::NetworkSpec,
 }
 
 /// An object and where it came from.
@@ -219,15 +221,18 @@ impl Loader<'_, '_> {
             }
         };
         let s = &parsed.spec;
-        for (key, value) in [("network", &s.network)] {
-            if value.is_some() {
-                d.report(
-                    self.sink,
-                    &format!("spec.{key}"),
-                    format!("`spec.{key}` is not supported by this version of kubesim yet (see docs/scenario-format.md)"),
-                );
-            }
-        }
+        let network = match &s.network {
+            Some(v) => match crate::network::spec::parse(v) {
+                Ok(n) => n,
+                Err(problems) => {
+                    for (path, msg) in problems {
+                        d.report(self.sink, &path, msg);
+                    }
+                    Default::default()
+                }
+            },
+            None => Default::default(),
+        };
         if s.metrics.interval.0.is_zero() {
             d.report(
                 self.sink,
@@ -370,6 +375,7 @@ impl Loader<'_, '_> {
             events_source,
             chaos,
             traffic,
+            network,
         })
     }
 

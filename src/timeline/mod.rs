@@ -14,12 +14,13 @@
 //!
 //! One file per family of actions: `nodes.rs` (node state, zone outage, cordon, pool
 //! scaling), `pods.rs` (delete, container kill, label), `registry.rs` (image registry
-//! outage), and here: control-plane outage (`Context::set_control_plane_outage`: a
+//! outage), `network.rs` (network partition, link degradation), and here: control-plane outage (`Context::set_control_plane_outage`: a
 //! simulator control; the timeline's own API writes fail during it like everyone's). `workloads.rs` (scale, image, rollback, pause),
 //! `objects.rs` (apply, delete).
 
 pub mod chaos;
 pub mod fields;
+mod network;
 mod nodes;
 mod objects;
 mod pods;
@@ -34,7 +35,10 @@ use crate::api::{WatchEvent, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
-pub use spec::{Action, Entry, NodeState, NodeTarget, PodTarget, PoolTemplate, Trigger};
+pub use network::REACH_ANNOTATION;
+pub use spec::{
+    Action, Entry, NetTarget, NodeState, NodeTarget, Places, PodTarget, PoolTemplate, Trigger,
+};
 
 /// The run's whole timeline: the scenario's `spec.events` followed by the entries its
 /// `spec.chaos` generators draw for its seed and duration, both decoded and as raw entries
@@ -94,6 +98,7 @@ enum Undo {
     RegistryUp,
     ControlPlaneUp,
     TrafficSchedule,
+    NetworkRule(crate::network::RuleId),
 }
 
 impl Timeline {
@@ -230,6 +235,20 @@ impl Timeline {
                 traffic::set_rate(&e, source, Some(*rate), ctx);
                 Some(Undo::TrafficSchedule)
             }
+            Action::NetworkPartition { target } => {
+                network::start(&e, target, crate::network::Effect::Cut, ctx).map(Undo::NetworkRule)
+            }
+            Action::LinkDegradation {
+                target,
+                latency,
+                loss,
+            } => {
+                let effect = crate::network::Effect::Degrade {
+                    latency: latency.clone(),
+                    loss: *loss,
+                };
+                network::start(&e, target, effect, ctx).map(Undo::NetworkRule)
+            }
         };
         if let (Some(after), Some(undo)) = (e.heal_after, undo) {
             let t = ctx.now().saturating_add(after);
@@ -252,6 +271,7 @@ impl Timeline {
                     "API back; held watch events delivered".into(),
                 );
             }
+            Undo::NetworkRule(id) => network::heal(&e, id, ctx),
             Undo::RegistryUp => {
                 if let Action::RegistryOutage { image } = &e.action {
                     registry::outage(&e, image, false, ctx);

@@ -111,6 +111,27 @@ impl NodeState {
     }
 }
 
+/// Places a network action names (`from`, `to`): their union. Nodes by name or selector are
+/// resolved when the action fires; zones cover their nodes, including later ones.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    pub control_plane: bool,
+    pub zones: Vec<String>,
+    pub nodes: Vec<NodeTarget>,
+    pub clients: Vec<String>,
+}
+
+/// What a network action covers: paths between two sets of places, or named links.
+#[derive(Clone, Debug)]
+pub enum NetTarget {
+    Between {
+        from: Places,
+        to: Places,
+    },
+    /// Pairs of directly linked places (`[zone/a, zone/b]`).
+    Links(Vec<[crate::network::Vertex; 2]>),
+}
+
 /// What a pool template adds nodes from (the pool as the scenario declared it).
 #[derive(Clone, Debug)]
 pub struct PoolTemplate {
@@ -198,6 +219,16 @@ pub enum Action {
         source: String,
         rate: f64,
     },
+    /// The target's paths (or links) are cut (until the heal, or the end of the run).
+    NetworkPartition {
+        target: NetTarget,
+    },
+    /// The target's paths (or links) get extra latency and/or loss.
+    LinkDegradation {
+        target: NetTarget,
+        latency: Option<crate::kubelet::behavior::Distribution>,
+        loss: f64,
+    },
 }
 
 impl Action {
@@ -229,6 +260,8 @@ impl Action {
             Action::Apply { .. } => "apply",
             Action::Delete { .. } => "delete",
             Action::TrafficRate { .. } => "trafficRate",
+            Action::NetworkPartition { .. } => "networkPartition",
+            Action::LinkDegradation { .. } => "linkDegradation",
         }
     }
 
@@ -246,6 +279,8 @@ impl Action {
                 | Action::Cordon { on: true, .. }
                 | Action::Pause { paused: true, .. }
                 | Action::TrafficRate { .. }
+                | Action::NetworkPartition { .. }
+                | Action::LinkDegradation { .. }
         )
     }
 }
@@ -276,12 +311,8 @@ pub const ACTIONS: &[&str] = &[
     "apply",
     "delete",
     "trafficRate",
-];
-
-/// Action keys of the issue that need mechanisms this version lacks, with the reason.
-pub const NOT_YET: &[(&str, &str)] = &[
-    ("networkPartition", "the network model is not built yet"),
-    ("linkDegradation", "the network model is not built yet"),
+    "networkPartition",
+    "linkDegradation",
 ];
 
 const TRIGGER_KEYS: &[&str] = &["name", "at", "every", "until", "count", "duration"];
@@ -338,15 +369,6 @@ fn parse_entry(
         .keys()
         .filter(|k| !TRIGGER_KEYS.contains(&k.as_str()))
         .collect();
-    for k in &action_keys {
-        if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| n == k) {
-            problems.push((
-                f.field(k),
-                format!("`{k}` is not supported by this version of kubesim yet ({why})"),
-            ));
-            return None;
-        }
-    }
     let known: Vec<&&String> = action_keys
         .iter()
         .filter(|k| ACTIONS.contains(&k.as_str()))
@@ -434,7 +456,7 @@ fn parse_entry(
         problems.push((
             f.field("duration"),
             format!(
-                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon, pause and trafficRate"
+                "`{action_key}` has nothing to heal: `duration` applies to nodeCrash, nodeReboot, kubeletStop, zoneOutage, registryOutage, controlPlaneOutage, cordon, pause, trafficRate, networkPartition and linkDegradation"
             ),
         ));
     }
@@ -666,10 +688,150 @@ fn parse_action(
                 key: ObjectKey::new(kind, namespace, name),
             }
         }
+        "networkPartition" => Action::NetworkPartition {
+            target: net_target(&mut f, problems)?,
+        },
+        "linkDegradation" => {
+            let target = net_target(&mut f, problems)?;
+            let latency = match f.raw("latency") {
+                None => None,
+                Some(v) => match serde_json::from_value(v.clone()) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        problems.push((f.field("latency"), format!("Invalid value: {e}")));
+                        return None;
+                    }
+                },
+            };
+            let loss = match f.raw("loss") {
+                None => 0.0,
+                Some(v) => match v.as_f64() {
+                    Some(l) if (0.0..=1.0).contains(&l) => l,
+                    _ => {
+                        problems.push((
+                            f.field("loss"),
+                            format!("Invalid value: {v}: a probability between 0 and 1"),
+                        ));
+                        return None;
+                    }
+                },
+            };
+            if latency.is_none() && loss == 0.0 {
+                problems.push((
+                    f.path.clone(),
+                    "Required value: `latency` and/or `loss`".into(),
+                ));
+                return None;
+            }
+            Action::LinkDegradation {
+                target,
+                latency,
+                loss,
+            }
+        }
         _ => return None,
     };
     f.finish(problems);
     Some(action)
+}
+
+/// `links: [[PLACE, PLACE], ...]`, or `from` and `to`.
+fn net_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<NetTarget> {
+    let Some(links) = f.raw("links") else {
+        let (from, to) = from_to(f, problems)?;
+        return Some(NetTarget::Between { from, to });
+    };
+    if f.has("from") || f.has("to") {
+        problems.push((f.field("links"), "`links` or `from`/`to`, not both".into()));
+        return None;
+    }
+    let path = f.field("links");
+    let Some(items) = links.as_array().filter(|a| !a.is_empty()) else {
+        problems.push((
+            path,
+            "expected a non-empty list of [PLACE, PLACE] pairs".into(),
+        ));
+        return None;
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ipath = crate::scenario::yaml::path_index(&path, i);
+        let ends: Vec<Result<crate::network::Vertex, String>> = match item.as_array() {
+            Some(a) => a
+                .iter()
+                .map(|v| match v.as_str() {
+                    Some(t) => crate::network::Vertex::parse(t),
+                    None => Err(format!("{v}: expected a place name")),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        match ends.as_slice() {
+            [Ok(a), Ok(b)] if a != b => out.push([a.clone(), b.clone()]),
+            [Ok(_), Ok(_)] => problems.push((ipath, "Invalid value: a link joins two different places".into())),
+            [a, b] => {
+                for e in [a, b].into_iter().filter_map(|r| r.as_ref().err()) {
+                    problems.push((ipath.clone(), format!("Invalid value: {e}")));
+                }
+            }
+            _ => problems.push((
+                ipath,
+                "expected a pair of places: [controlPlane | zone/NAME | rack/NAME | node/NAME | client/NAME, ...]".into(),
+            )),
+        }
+    }
+    (out.len() == items.len()).then_some(NetTarget::Links(out))
+}
+
+/// `from` (required) and `to` (default: the control plane) of a network action.
+fn from_to(f: &mut Fields<'_>, problems: &mut Problems) -> Option<(Places, Places)> {
+    let Some(from) = f.raw("from") else {
+        problems.push((f.field("from"), "Required value".into()));
+        return None;
+    };
+    let from = places(from, &f.field("from"), problems)?;
+    let to = match f.raw("to") {
+        Some(v) => places(v, &f.field("to"), problems)?,
+        None => Places {
+            control_plane: true,
+            ..Places::default()
+        },
+    };
+    Some((from, to))
+}
+
+/// A set of places: any of `controlPlane: true`, `node`, `nodes`, `selector` (nodes),
+/// `zone`, `zones`, `client`, `clients`; their union.
+fn places(value: &Value, path: &str, problems: &mut Problems) -> Option<Places> {
+    let mut f = Fields::of(value, path, problems)?;
+    let mut p = Places {
+        control_plane: f.bool("controlPlane", problems).unwrap_or(false),
+        ..Places::default()
+    };
+    if let Some(n) = f.string("node", problems) {
+        p.nodes.push(NodeTarget::Name(n));
+    }
+    for n in f.string_list("nodes", problems).unwrap_or_default() {
+        p.nodes.push(NodeTarget::Name(n));
+    }
+    if let Some(s) = f.selector("selector", problems) {
+        p.nodes.push(NodeTarget::Selector(s));
+    }
+    p.zones.extend(f.string("zone", problems));
+    p.zones
+        .extend(f.string_list("zones", problems).unwrap_or_default());
+    p.clients.extend(f.string("client", problems));
+    p.clients
+        .extend(f.string_list("clients", problems).unwrap_or_default());
+    if !p.control_plane && p.nodes.is_empty() && p.zones.is_empty() && p.clients.is_empty() {
+        problems.push((
+            path.to_string(),
+            "Required value: one of controlPlane: true, node, nodes, selector, zone, zones, client, clients".into(),
+        ));
+        return None;
+    }
+    f.finish(problems);
+    Some(p)
 }
 
 fn node_target(f: &mut Fields<'_>, problems: &mut Problems) -> Option<NodeTarget> {
