@@ -578,3 +578,31 @@ fn the_same_seed_gives_the_same_services_csv() {
     assert_eq!(a, b);
     assert!(a.lines().count() > 5);
 }
+
+#[test]
+fn a_node_cut_from_the_control_plane_keeps_serving_local_clients_while_it_is_replaced() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/partition-from-control-plane.yaml");
+    let (events, services, summary) = run_file(&path);
+    // The control plane's view: node-0 NotReady, its pod evicted and replaced.
+    let not_ready = event_time(&events, "NodeNotReady", "Node/node-0").expect("NotReady");
+    assert!((100.0..=125.0).contains(&not_ready), "{not_ready}");
+    // node-0's own clients (internalTrafficPolicy Local) are served by the old pod all
+    // along: every interval of the cut has requests and no failure.
+    let local: Vec<_> = services
+        .lines()
+        .filter(|l| l.contains(",default/web-local,"))
+        .map(|l| rows(&format!("h\n{l}"))[0])
+        .filter(|r| r.0 > 70.0 && r.0 <= 300.0)
+        .collect();
+    assert!(!local.is_empty());
+    for r in &local {
+        assert!(r.1 > 0 && r.2 == r.1, "interval ending {}s: {r:?}", r.0);
+    }
+    let failed: Vec<_> = summary
+        .expectations
+        .iter()
+        .filter(|e| e.status != kubesim::runtime::summary::ExpectationStatus::Passed)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}

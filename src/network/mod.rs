@@ -282,6 +282,27 @@ impl Network {
         })
     }
 
+    /// The probability that a packet from `from` to `to` is lost (`1 − Π(1 − loss)` over
+    /// the path's links and degradations); `None` when unreachable.
+    pub fn loss(&self, from: Place<'_>, to: Place<'_>) -> Option<f64> {
+        self.with_route(from, to, |r| {
+            let r = r?;
+            let g = self.topo.graph();
+            let keep: f64 = r
+                .edges
+                .iter()
+                .map(|e| 1.0 - g[*e].loss)
+                .chain(r.extra.iter().map(|(_, l)| 1.0 - l))
+                .product();
+            Some(1.0 - keep)
+        })
+    }
+
+    /// Whether any partition or degradation is in force.
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
+    }
+
     /// Known client locations, in name order (`internet` always among them).
     pub fn clients(&self) -> impl Iterator<Item = &str> {
         self.topo.client_names()

@@ -9,8 +9,9 @@
 //!   latency after the write; the rules are rewritten at the next sync, at most once per
 //!   `minSyncPeriod` (upstream default 1 s): a change that arrives `minSyncPeriod` or more
 //!   after the previous sync is programmed at once, otherwise when the period is up.
-//! - A node whose kube-proxy cannot reach the API server (node state `Partitioned`) keeps
-//!   the rules it had when it was cut off until it reconnects; a crashed node's kube-proxy
+//! - A node whose kube-proxy cannot reach the API server (node state `Partitioned`, or cut
+//!   from the control plane by a `networkPartition`, seen when the timeline marks the
+//!   node) keeps the rules it had when it was cut off until it reconnects; a crashed node's kube-proxy
 //!   starts from the current rules when the node comes back.
 //!
 //! Simplified: the time `iptables-restore` itself takes is not modelled (rules apply at the
@@ -27,6 +28,7 @@ use crate::api::objects::{Kind, Object};
 use crate::api::{WatchEvent, WatchEventType, WatchFilter};
 use crate::controllers::endpointslice::{LABEL_SERVICE_NAME, LABEL_ZONE};
 use crate::kubelet::NodeAgent;
+use crate::network::Place;
 use crate::runtime::{Component, Context};
 use crate::sim::{SimDuration, SimTime};
 
@@ -224,7 +226,12 @@ impl Component for KubeProxy {
                 self.schedule_sync(ctx);
             }
             (WATCH_NODES, Object::Node(n)) => {
-                let cut = !deleted && NodeAgent::of(n) == Some(NodeAgent::Partitioned);
+                let name = n.metadata.name.as_str();
+                let cut = !deleted
+                    && (NodeAgent::of(n) == Some(NodeAgent::Partitioned)
+                        || !ctx
+                            .network()
+                            .reachable(Place::Node(name), Place::ControlPlane));
                 ctx.dataplane_mut().freeze(&n.metadata.name, cut);
             }
             _ => {}

@@ -22,6 +22,10 @@
 //! endpoint, as the LB's health check on `healthCheckNodePort` does) to the NodePort
 //! (external traffic policy).
 //!
+//! **Network.** A request goes from the clients' place to the pod's node and back over
+//! [`crate::network`]: a sampled one-way latency counts twice; an unreachable node, or a
+//! lost packet, is a timeout.
+//!
 //! **Queueing.** A pod serves `concurrency` requests at once; more wait FIFO. `lc`, `sed`
 //! and `nq` count a pod's busy servers as its active connections.
 //!
@@ -52,6 +56,7 @@ use crate::api::objects::{Kind, Object, ObjectKey, PodPhase};
 use crate::api::{WatchEvent, WatchEventType, WatchFilter};
 use crate::controllers::pods::is_ready;
 use crate::kubelet::NodeAgent;
+use crate::network::Place;
 use crate::proxy::{IpvsScheduler, PickInput, ProxyMode, ServiceRules, TrafficClass, Verdict};
 use crate::runtime::{Component, Context};
 use crate::sim::{RngStream, SimDuration, SimTime};
@@ -234,7 +239,10 @@ impl Traffic {
     /// Candidate entry nodes of source `i` (cached).
     fn entries(&mut self, i: usize, ctx: &Context<'_>) -> Arc<Vec<String>> {
         let dp_gen = ctx.dataplane().generation;
-        if let Some((ng, dg, list)) = &self.sources[i].entries
+        // Partitions change reachability without a node event: no cache while any holds.
+        let cacheable = !ctx.network().has_rules();
+        if cacheable
+            && let Some((ng, dg, list)) = &self.sources[i].entries
             && *ng == self.nodes_generation
             && (*dg == dp_gen || !matches!(self.sources[i].spec.from, spec::From::Client(_)))
         {
@@ -254,11 +262,12 @@ impl Traffic {
                 .filter(|(_, t)| t.alive() && &t.zone == z)
                 .map(|(n, _)| n.clone())
                 .collect(),
-            spec::From::Client(_) => self
+            spec::From::Client(c) => self
                 .nodes
                 .iter()
                 .filter(|(n, t)| {
                     t.alive()
+                        && ctx.network().reachable(Place::Client(c), Place::Node(n))
                         && ctx.dataplane().rules(n, &key).is_none_or(|r| {
                             !r.external_local
                                 || r.verdict(TrafficClass::External, n, Some(&t.zone))
@@ -415,6 +424,43 @@ impl Traffic {
                 .add(key, Outcome::Timeout, n, None);
             return;
         }
+        // The network between the clients and the pod's node (the path through the entry
+        // node is approximated by the clients' place to the pod's node).
+        let origin = match &src.spec.from {
+            spec::From::Client(c) => Place::Client(c),
+            spec::From::Zone(z) => Place::Zone(z),
+            spec::From::Node(n) => Place::Node(n),
+        };
+        let to = Place::Node(&pod.node);
+        let (n, one_way) = if src.spec.method == Method::Exact {
+            match ctx.network().sample(origin, to, &mut src.rng) {
+                Some((d, false)) => (n, d),
+                _ => {
+                    ctx.traffic_metrics_mut()
+                        .add(key, Outcome::Timeout, n, None);
+                    return;
+                }
+            }
+        } else {
+            let Some(loss) = ctx.network().loss(origin, to) else {
+                ctx.traffic_metrics_mut()
+                    .add(key, Outcome::Timeout, n, None);
+                return;
+            };
+            let lost = ((n as f64 * loss).round() as u64).min(n);
+            if lost > 0 {
+                ctx.traffic_metrics_mut()
+                    .add(key, Outcome::Timeout, lost, None);
+            }
+            let d = ctx
+                .network()
+                .sample(origin, to, &mut src.rng)
+                .map_or(SimDuration::ZERO, |(d, _)| d);
+            (n - lost, d)
+        };
+        if n == 0 {
+            return;
+        }
         if !pod.serving {
             ctx.traffic_metrics_mut().add(key, Outcome::Error, n, None);
             return;
@@ -449,6 +495,8 @@ impl Traffic {
             );
             service.saturating_add(SimDuration::from_nanos((wait_s * 1e9) as u64))
         };
+        // Request and response each cross the network once.
+        let latency = latency.saturating_add(one_way.saturating_mul(2));
         ctx.traffic_metrics_mut()
             .add(key, Outcome::Success, n, Some(latency.as_nanos() / 1000));
     }
@@ -549,7 +597,16 @@ impl Traffic {
         }
         let truth = NodeTruth {
             zone: crate::proxy::node_zone(&event.object).to_string(),
-            agent: NodeAgent::of(n).unwrap_or(NodeAgent::Running),
+            agent: match NodeAgent::of(n).unwrap_or(NodeAgent::Running) {
+                NodeAgent::Running
+                    if !ctx
+                        .network()
+                        .reachable(Place::Node(&name), Place::ControlPlane) =>
+                {
+                    NodeAgent::Partitioned
+                }
+                a => a,
+            },
         };
         let was_frozen = self.nodes.get(&name).is_some_and(NodeTruth::frozen);
         let changed = self
