@@ -162,10 +162,13 @@ fn every_problem_is_reported_not_just_the_first() {
 }
 
 #[test]
-fn unsupported_sections_say_so_instead_of_being_ignored() {
-    let err = reject("later.yaml", &format!("{HEADER}  traffic: {{}}\n"));
-    assert!(err.contains("spec.traffic"), "{err}");
-    assert!(err.contains("not supported"), "{err}");
+fn a_traffic_source_without_a_rate_names_its_field() {
+    let err = reject(
+        "traffic.yaml",
+        &format!("{HEADER}  traffic:\n    sources:\n      - {{name: s, service: web}}\n"),
+    );
+    assert!(err.contains("spec.traffic.sources[0].rate"), "{err}");
+    assert!(err.contains("give rate, steps or csv"), "{err}");
 }
 
 #[test]

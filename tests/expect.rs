@@ -269,7 +269,7 @@ fn bad_expectations_are_reported_with_their_place() {
         format!(
             "{CRASHY}    - {{name: a, eventually: {{after: nope, within: 1m}}, pending: {{}}, eq: 0}}
     - {{name: b, at: 1h, pending: {{}}, eq: 0}}
-    - {{name: c, at: 1m, serviceSuccessRatio: {{service: web}}, ge: 1}}
+    - {{name: c, at: 1m, service: {{name: web}}, field: availability, ge: 1}}
     - {{name: d, at: 1m, workload: {{name: crashy}}, field: bogus, eq: 1}}
     - {{name: e, at: 1m, pods: {{}}}}
 "
@@ -287,9 +287,9 @@ fn bad_expectations_are_reported_with_their_place() {
         err.contains("spec.expect[1]: the check ends at 3600s"),
         "{err}"
     );
-    assert!(err.contains("spec.expect[2].serviceSuccessRatio"), "{err}");
+    assert!(err.contains("spec.expect[2].field"), "{err}");
     assert!(
-        err.contains("not supported by this version of kubesim yet"),
+        err.contains("Unsupported value: \"availability\": supported values: requests"),
         "{err}"
     );
     assert!(

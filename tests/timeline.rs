@@ -420,7 +420,7 @@ fn network_actions_report_problems_at_their_line_and_column() {
     let (code, err) = validate("net.yaml", "    - at: 10s\n      trafficRate: {}\n");
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("not supported by this version of kubesim yet"),
+        err.contains("spec.events[0].trafficRate.source: Required value"),
         "{err}"
     );
 }
