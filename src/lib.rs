@@ -6,7 +6,8 @@
 //! - [`runtime`]: one simulated cluster: engine + store + watch delivery + components + outputs;
 //! - [`scenario`]: scenario files in, a checked [`scenario::Scenario`] out;
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
-//! - [`setup`]: a checked scenario into a cluster with its objects and components.
+//! - [`setup`]: a checked scenario into a cluster with its objects and components;
+//! - [`fuzz`]: property testing: scenario generators, properties, reproducers.
 //!
 //! ```
 //! use kubesim::scenario;
@@ -34,6 +35,7 @@
 pub mod api;
 pub mod controllers;
 pub mod expect;
+pub mod fuzz;
 pub mod kubelet;
 pub mod runtime;
 pub mod scenario;

@@ -75,6 +75,9 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Property tests: random clusters, workloads and faults checked for determinism,
+    /// safety and convergence; every failing case is shrunk and written as a scenario.
+    Fuzz(cli::fuzz::FuzzArgs),
     /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
     FgdReplay(cli::fgd::ReplayArgs),
     /// Check scenario files without running them.
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
         Command::FgdReplay(args) => cli::fgd::replay_cmd(&args),
+        Command::Fuzz(args) => cli::fuzz::fuzz_cmd(&args),
         Command::Explain {
             scenario,
             pod,
