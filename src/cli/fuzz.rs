@@ -27,6 +27,9 @@ pub struct FuzzArgs {
     /// Skip the second run of each case (the determinism property): twice as fast.
     #[arg(long)]
     no_determinism: bool,
+    /// The most shrink attempts per failing case (0: 500).
+    #[arg(long, default_value_t = 0)]
+    max_shrink: u32,
     /// Re-check a reproducer written by an earlier run instead of generating cases.
     #[arg(long, conflicts_with_all = ["cases", "seed", "scheduler"])]
     replay: Option<PathBuf>,
@@ -49,6 +52,7 @@ pub fn fuzz_cmd(args: &FuzzArgs) -> Result<ExitCode> {
     let opts = Options {
         scheduler: args.scheduler.as_deref().map(read_scheduler).transpose()?,
         determinism: !args.no_determinism,
+        max_shrink_steps: args.max_shrink,
     };
     if let Some(path) = &args.replay {
         return replay(path, &opts);

@@ -26,6 +26,9 @@ use std::fmt::Write as _;
 /// property.
 pub const FAULTS_END_S: u64 = 90;
 
+/// `spec.limits.maxEvents` of generated scenarios.
+pub const MAX_EVENTS: u64 = 300_000;
+
 /// One generated scenario.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FuzzCase {
@@ -379,8 +382,9 @@ impl FuzzCase {
             "  api: {{defaultNotReadyTolerationSeconds: {t}, defaultUnreachableTolerationSeconds: {t}}}",
             t = self.toleration_s
         );
-        // A run that loops stops at a limit instead of running for ever (reported).
-        y.push_str("  limits: {maxEvents: 3000000}\n");
+        // A run that loops (e.g. pods rejected and recreated for ever) stops at a limit,
+        // which is reported; generated cases need a few tens of thousands of events.
+        let _ = writeln!(y, "  limits: {{maxEvents: {MAX_EVENTS}}}");
         if let Some(s) = scheduler {
             let _ = writeln!(y, "  scheduler: {s}");
         }

@@ -143,6 +143,8 @@ pub struct Observer {
     pods: BTreeMap<ObjectKey, Pod>,
     pod_state: BTreeMap<ObjectKey, PodState>,
     node_pods: BTreeMap<String, BTreeSet<ObjectKey>>,
+    /// Pods by their controller's uid.
+    owned_pods: BTreeMap<String, BTreeSet<ObjectKey>>,
     nodes: BTreeMap<String, Resources>,
     bound: BTreeMap<String, String>,
     replica_sets: BTreeMap<String, ReplicaSet>,
@@ -160,6 +162,7 @@ impl Observer {
             pods: BTreeMap::new(),
             pod_state: BTreeMap::new(),
             node_pods: BTreeMap::new(),
+            owned_pods: BTreeMap::new(),
             nodes: BTreeMap::new(),
             bound: BTreeMap::new(),
             replica_sets: BTreeMap::new(),
@@ -170,9 +173,23 @@ impl Observer {
         }
     }
 
+    /// The pods whose controller has this uid.
+    fn owned<'a>(&'a self, uid: &str) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.owned_pods
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.pods.get(k))
+    }
+
     fn violate(&self, property: &'static str, t: SimTime, message: String) {
         let mut f = self.findings.borrow_mut();
-        if f.violations.len() < MAX_VIOLATIONS {
+        let same = f
+            .violations
+            .iter()
+            .filter(|v| v.property == property)
+            .count();
+        if f.violations.len() < MAX_VIOLATIONS && same < 5 {
             f.violations.push(Violation {
                 property,
                 t,
@@ -223,10 +240,22 @@ impl Observer {
         {
             set.remove(&key);
         }
+        if let Some(o) = old.as_ref().and_then(|o| o.metadata.controller_ref())
+            && let Some(set) = self.owned_pods.get_mut(&o.uid)
+        {
+            set.remove(&key);
+        }
         if deleted {
             self.pods.remove(&key);
+            self.pod_state.remove(&key);
         } else {
             self.pods.insert(key.clone(), pod.clone());
+            if let Some(o) = pod.metadata.controller_ref() {
+                self.owned_pods
+                    .entry(o.uid.clone())
+                    .or_default()
+                    .insert(key.clone());
+            }
             if !pod.spec.node_name.is_empty() {
                 self.node_pods
                     .entry(pod.spec.node_name.clone())
@@ -306,16 +335,7 @@ impl Observer {
                 limit = limit.max(*r);
             }
         }
-        let active = self
-            .pods
-            .values()
-            .filter(|p| {
-                is_active(p)
-                    && p.metadata
-                        .controller_ref()
-                        .is_some_and(|o| o.uid == owner.uid)
-            })
-            .count() as i32;
+        let active = self.owned(&owner.uid).filter(|p| is_active(p)).count() as i32;
         if limit != i32::MIN && active > limit {
             self.violate(
                 "replicaset-no-overshoot",
@@ -403,15 +423,15 @@ impl Observer {
             return;
         };
         let ready = self
-            .pods
+            .replica_sets
             .values()
-            .filter(|p| {
-                is_ready(p)
-                    && !p.metadata.is_terminating()
-                    && self
-                        .deployment_of_pod(p)
-                        .is_some_and(|o| o.metadata.uid == d.metadata.uid)
+            .filter(|rs| {
+                rs.metadata
+                    .controller_ref()
+                    .is_some_and(|o| o.uid == d.metadata.uid)
             })
+            .flat_map(|rs| self.owned(&rs.metadata.uid))
+            .filter(|p| is_ready(p) && !p.metadata.is_terminating())
             .count() as i32;
         if ready < replicas - max_unavailable {
             self.violate(
@@ -740,6 +760,10 @@ impl Component for Observer {
                 f.late_changes
                     .push((t, ObjectKey::of(&event.object).to_string()));
             }
+        }
+        if self.findings.borrow().violations.len() >= MAX_VIOLATIONS {
+            // Enough to report; keep the rest of the run cheap.
+            return;
         }
         match &*event.object {
             Object::Pod(p) => self.on_pod(event, p, t),
