@@ -115,15 +115,16 @@ fn harness_catches_a_scheduler_that_ignores_resources() {
     );
     let msg = write_reproducer(c, &opts, &overcommit.report);
     eprintln!("{msg}");
-    // The reproducer replays: `kubesim run` runs it, `kubesim fuzz --replay` fails on it.
+    // The reproducer is a valid scenario file (`kubesim run` runs it; with this scheduler
+    // it loops on rejected pods until its event limit, exit 3) and `kubesim fuzz --replay`
+    // fails on it.
     let path = msg
         .lines()
         .find_map(|l| l.strip_prefix("reproducer: "))
         .expect("a reproducer line")
         .to_string();
-    let out = repro_dir().join("careless-out");
-    let run = common::kubesim(&["run", &path, "--out", out.to_str().unwrap()]);
-    assert!(run.status.success(), "{}", common::stderr(&run));
+    let valid = common::kubesim(&["validate", &path]);
+    assert!(valid.status.success(), "{}", common::stderr(&valid));
     let replay = common::kubesim(&["fuzz", "--replay", &path]);
     assert_eq!(replay.status.code(), Some(1), "{}", common::stdout(&replay));
     assert!(common::stdout(&replay).contains("[node-overcommit]"));
