@@ -9,7 +9,8 @@
 //! - [`scheduler`]: the kube-scheduler component (profiles, plugins, queue, explain);
 //! - [`proxy`]: kube-proxy (rules per node) and [`traffic`]: requests to Services;
 //! - [`setup`]: a checked scenario into a cluster with its objects and components;
-//! - [`bench`]: scheduler profiles compared over scenarios and seeds (`kubesim bench`).
+//! - [`bench`]: scheduler profiles compared over scenarios and seeds (`kubesim bench`);
+//! - [`fuzz`]: property testing: scenario generators, properties, reproducers.
 //!
 //! ```
 //! use kubesim::scenario;
@@ -38,6 +39,7 @@ pub mod api;
 pub mod bench;
 pub mod controllers;
 pub mod expect;
+pub mod fuzz;
 pub mod kubelet;
 pub mod network;
 pub mod proxy;

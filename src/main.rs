@@ -81,6 +81,9 @@ enum Command {
     /// Combine the results.csv of `kubesim bench --shard` runs into one results.csv and
     /// summary table, as the unsharded sweep would write them.
     Merge(cli::bench::MergeArgs),
+    /// Property tests: random clusters, workloads and faults checked for determinism,
+    /// safety and convergence; every failing case is shrunk and written as a scenario.
+    Fuzz(cli::fuzz::FuzzArgs),
     /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
     FgdReplay(cli::fgd::ReplayArgs),
     /// Check scenario files without running them.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
         Command::FgdReplay(args) => cli::fgd::replay_cmd(&args),
         Command::Bench(args) => cli::bench::bench_cmd(&args),
         Command::Merge(args) => cli::bench::merge_cmd(&args),
+        Command::Fuzz(args) => cli::fuzz::fuzz_cmd(&args),
         Command::Explain {
             scenario,
             pod,

@@ -908,6 +908,9 @@ impl JobController {
 
         // Count finished pods (upstream: when their tracking finalizer is removed).
         let st = self.state.entry(key.clone()).or_default();
+        // What to restore if the status write is refused: the counts live in the status,
+        // so pods counted here must be counted again at the retry.
+        let before = (st.counted.clone(), st.backoff.clone());
         let failing = finished
             .as_ref()
             .is_some_and(|c| c.type_ != COND_SUCCESS_CRITERIA_MET);
@@ -977,7 +980,7 @@ impl JobController {
                 status.completion_time = Some(Time(now));
             }
         }
-        let _ = ctx.patch(key, |o| {
+        let written = ctx.patch(key, |o| {
             let Object::Job(j) = o else { return false };
             if j.metadata.uid != job.metadata.uid || j.status == status {
                 return false;
@@ -985,6 +988,16 @@ impl JobController {
             j.status = status.clone();
             true
         });
+        if matches!(written, Err(ref e) if !matches!(e, crate::api::ApiError::NotFound { .. })) {
+            // Upstream's syncJob returns the error and the key is requeued with back-off
+            // (found by the property tests: a status refused during a control-plane outage
+            // was dropped with its pods marked counted, so the Job never completed).
+            if let Some(st) = self.state.get_mut(key) {
+                (st.counted, st.backoff) = before;
+            }
+            self.queue.add_rate_limited(key.clone(), ctx);
+            return;
+        }
         if let Some(c) = done {
             if c.type_ == COND_COMPLETE {
                 if completions.is_some_and(|n| status.succeeded > n) {

@@ -244,8 +244,9 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// - `Crashed`: the machine is down: containers are gone, nothing is written.
 ///
 /// Back to `Running` from `KubeletStopped`/`Partitioned`, the kubelet re-reads its pods and
-/// writes their current status; from `Crashed` the node has rebooted: containers that were
-/// running exit as `Unknown` (code 255) and are restarted per restartPolicy and back-off.
+/// writes their current status; after `Crashed` (directly or through another state) the
+/// node has rebooted: containers that were running exit as `Unknown` (code 255) and are
+/// restarted per restartPolicy and back-off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeAgent {
     Running,
@@ -818,9 +819,11 @@ impl KubeletFleet {
         }
         self.write_lease(node, true, ctx);
         self.post_ready(node, ctx);
-        if before == NodeAgent::Crashed {
-            self.rebooted(node, ctx);
-        }
+        // Rebooted: lost containers exit `Unknown` and restart per policy. Not only
+        // straight from `Crashed`: a crashed machine that came back with its kubelet
+        // stopped (Crashed -> KubeletStopped -> Running) lost them too (found by the
+        // property tests: such a Job pod stayed Running for ever, with no container).
+        self.rebooted(node, ctx);
         // Reconnected: re-read what changed meanwhile, then report every pod's status.
         let missed = self
             .nodes

@@ -258,9 +258,35 @@ impl Timeline {
 
     fn heal(&mut self, entry: usize, undo: Undo, ctx: &mut Context<'_>) {
         let e = self.entries[entry].clone();
+        // A heal the API refuses (a control-plane outage) is retried every second until it
+        // is written or the run ends: a machine that comes back does not wait for the API
+        // server, so its recovery must not be lost (found by the property tests: a node
+        // crash healing during an outage stayed down for ever).
+        let retry = |names: Vec<String>,
+                     this: &mut Self,
+                     ctx: &mut Context<'_>,
+                     undo: fn(Vec<String>) -> Undo| {
+            let t = ctx.now().saturating_add(HEAL_RETRY);
+            if !names.is_empty() && t <= SimTime::ZERO.saturating_add(this.end) {
+                this.at(
+                    ctx,
+                    t,
+                    Pending::Heal {
+                        entry,
+                        undo: undo(names),
+                    },
+                );
+            }
+        };
         match undo {
-            Undo::NodesRunning(names) => nodes::restore(&e, &names, ctx),
-            Undo::Uncordon(names) => nodes::uncordon_names(&e, &names, ctx),
+            Undo::NodesRunning(names) => {
+                let refused = nodes::restore(&e, &names, ctx);
+                retry(refused, self, ctx, Undo::NodesRunning);
+            }
+            Undo::Uncordon(names) => {
+                let refused = nodes::uncordon_names(&e, &names, ctx);
+                retry(refused, self, ctx, Undo::Uncordon);
+            }
             Undo::ControlPlaneUp => {
                 ctx.set_control_plane_outage(false);
                 record(
@@ -303,6 +329,9 @@ pub(crate) fn record(
     let r = EventRecord::new(ctx.now(), EventType::Sim, reason, object, message);
     ctx.record(r);
 }
+
+/// How long a refused heal waits before it is tried again.
+const HEAL_RETRY: SimDuration = SimDuration::from_secs(1);
 
 pub(crate) const ACTION: &str = "TimelineAction";
 pub(crate) const HEAL: &str = "TimelineHeal";

@@ -104,14 +104,16 @@ pub(super) fn zone_outage(e: &Entry, zone: &str, ctx: &mut Context<'_>) -> Vec<S
     apply_state(e, &names, NodeState::Crashed, ACTION, ctx)
 }
 
-/// The heal of a crash, reboot, kubelet stop or zone outage.
-pub(super) fn restore(e: &Entry, names: &[String], ctx: &mut Context<'_>) {
+/// The heal of a crash, reboot, kubelet stop or zone outage; returns the live nodes the
+/// API refused to write (to retry).
+pub(super) fn restore(e: &Entry, names: &[String], ctx: &mut Context<'_>) -> Vec<String> {
     let live: Vec<String> = names
         .iter()
         .filter(|n| ctx.get(&node_key(n)).is_some())
         .cloned()
         .collect();
-    apply_state(e, &live, NodeState::Running, HEAL, ctx);
+    let done = apply_state(e, &live, NodeState::Running, HEAL, ctx);
+    live.into_iter().filter(|n| !done.contains(n)).collect()
 }
 
 fn set_unschedulable(name: &str, on: bool, ctx: &mut Context<'_>) -> Result<(), String> {
@@ -172,12 +174,20 @@ pub(super) fn drain(
     }
 }
 
-pub(super) fn uncordon_names(e: &Entry, names: &[String], ctx: &mut Context<'_>) {
+/// Uncordons the nodes (a heal); returns the live nodes the API refused to write.
+pub(super) fn uncordon_names(e: &Entry, names: &[String], ctx: &mut Context<'_>) -> Vec<String> {
+    let mut refused = Vec::new();
     for name in names {
-        if set_unschedulable(name, false, ctx).is_ok() {
-            record(ctx, HEAL, e, format!("Node/{name}"), "uncordoned".into());
+        match set_unschedulable(name, false, ctx) {
+            Ok(()) => record(ctx, HEAL, e, format!("Node/{name}"), "uncordoned".into()),
+            Err(err) if ctx.get(&node_key(name)).is_some() => {
+                record(ctx, FAILED, e, format!("Node/{name}"), err);
+                refused.push(name.clone());
+            }
+            Err(_) => {}
         }
     }
+    refused
 }
 
 /// Adds `count` nodes to the pool from index `next`; returns how many were created.
