@@ -43,6 +43,15 @@ fn run_scenario(
     (text(&events), text(&services), summary)
 }
 
+fn assert_all_passed(summary: &kubesim::runtime::summary::Summary) {
+    let failed: Vec<_> = summary
+        .expectations
+        .iter()
+        .filter(|e| e.status != kubesim::runtime::summary::ExpectationStatus::Passed)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
 /// services.csv rows as (t_s, requests, succeeded, refused, timed_out, errors).
 fn rows(csv: &str) -> Vec<(f64, u64, u64, u64, u64, u64)> {
     csv.lines()
@@ -119,12 +128,7 @@ fn a_dead_endpoint_gets_requests_until_the_node_lifecycle_marks_its_pods_not_rea
         .fold((0, 0), |a, r| (a.0 + r.1, a.1 + r.4));
     let share = in_window.1 as f64 / in_window.0 as f64;
     assert!((0.28..0.39).contains(&share), "share of timeouts {share}");
-    let failed: Vec<_> = summary
-        .expectations
-        .iter()
-        .filter(|e| e.status != kubesim::runtime::summary::ExpectationStatus::Passed)
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    assert_all_passed(&summary);
 }
 
 fn addrs(n: usize) -> Vec<String> {
@@ -599,10 +603,5 @@ fn a_node_cut_from_the_control_plane_keeps_serving_local_clients_while_it_is_rep
     for r in &local {
         assert!(r.1 > 0 && r.2 == r.1, "interval ending {}s: {r:?}", r.0);
     }
-    let failed: Vec<_> = summary
-        .expectations
-        .iter()
-        .filter(|e| e.status != kubesim::runtime::summary::ExpectationStatus::Passed)
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+    assert_all_passed(&summary);
 }
