@@ -12,7 +12,7 @@ use crate::sim::RngStream;
 use super::cache::NodeInfo;
 use super::config::Profile;
 use super::framework::{CycleContext, CycleState, MAX_NODE_SCORE, Status};
-use super::node_cache::NodeCache;
+use super::node_cache::{MAX_CACHED_PLUGINS, NodeCache};
 
 /// `numFeasibleNodesToFind`: all nodes below 100; otherwise `percentage` of them (adaptive
 /// `max(50 − N/125, 5)`% when 0), at least 100.
@@ -182,7 +182,7 @@ pub fn find_feasible(
 ) -> Feasibility {
     let n = cx.snapshot.len();
     let mut out = Feasibility {
-        feasible: Vec::new(),
+        feasible: Vec::with_capacity(to_find.min(n)),
         failed: Vec::new(),
     };
     let split = cache.as_ref().and_then(|_| split_filters(profile, state));
@@ -224,7 +224,7 @@ pub fn prioritize(
     state: &mut CycleState,
     nodes: &[&NodeInfo],
     rows: bool,
-    mut cache: Option<&mut NodeCache>,
+    cache: Option<&mut NodeCache>,
 ) -> (Vec<i64>, Vec<Vec<ScoreRow>>) {
     for &i in &profile.pre_score {
         let p = &profile.plugins[i];
@@ -239,12 +239,35 @@ pub fn prioritize(
     } else {
         Vec::new()
     };
-    // One buffer for every plugin's scores: no allocation per plugin.
-    let mut norm = vec![0i64; nodes.len()];
-    for &(i, weight) in &profile.score {
-        if state.skip_score.contains(&i) {
-            continue;
+    let active: Vec<(usize, i64)> = profile
+        .score
+        .iter()
+        .copied()
+        .filter(|(i, _)| !state.skip_score.contains(i))
+        .collect();
+    // With the node cache (never for explain's rows): the node-local plugins without a
+    // NormalizeScore add a per-node term that no other node affects, cached as one sum.
+    let (summed, rest): (Vec<(usize, i64)>, Vec<(usize, i64)>) = match (&cache, rows) {
+        (Some(_), false) => active.iter().partition(|&&(i, _)| {
+            let p = &profile.plugins[i];
+            i < MAX_CACHED_PLUGINS && p.node_local() && !p.has_normalize()
+        }),
+        _ => (Vec::new(), active),
+    };
+    let mut cache = cache;
+    if let Some(c) = cache.as_deref_mut()
+        && !summed.is_empty()
+    {
+        let mask = summed.iter().fold(0u64, |m, &(i, _)| m | (1u64 << i));
+        for (t, n) in totals.iter_mut().zip(nodes) {
+            *t = c.weighted_sum(n, mask, &summed, |i| {
+                profile.plugins[i].score(cx, state, n)
+            });
         }
+    }
+    // One buffer for every other plugin's scores: no allocation per plugin.
+    let mut norm = vec![0i64; nodes.len()];
+    for &(i, weight) in &rest {
         let p = &profile.plugins[i];
         match cache.as_deref_mut() {
             Some(c) if p.node_local() => {
@@ -260,16 +283,20 @@ pub fn prioritize(
         }
         let raw = if rows { norm.clone() } else { Vec::new() };
         p.normalize(cx, state, &mut norm);
-        for (k, s) in norm.iter().enumerate() {
-            let s = (*s).clamp(0, MAX_NODE_SCORE);
-            totals[k] += s * weight;
-            if rows {
+        if rows {
+            for (k, s) in norm.iter().enumerate() {
+                let s = (*s).clamp(0, MAX_NODE_SCORE);
+                totals[k] += s * weight;
                 table[k].push(ScoreRow {
                     plugin: p.name(),
                     raw: raw[k],
                     normalized: s,
                     weight,
                 });
+            }
+        } else {
+            for (t, s) in totals.iter_mut().zip(&norm) {
+                *t += (*s).clamp(0, MAX_NODE_SCORE) * weight;
             }
         }
     }
@@ -302,7 +329,7 @@ pub fn fit_error_message(
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for (_, s) in failed {
         for r in &s.reasons {
-            *counts.entry(r.as_str()).or_insert(0) += 1;
+            *counts.entry(r.as_ref()).or_insert(0) += 1;
         }
     }
     let mut reasons: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
