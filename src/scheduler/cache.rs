@@ -929,6 +929,36 @@ mod tests {
     }
 
     #[test]
+    fn domain_ids_follow_node_labels_and_node_changes() {
+        const ZONE: &str = "topology.kubernetes.io/zone";
+        let mut s = Snapshot::default();
+        for (n, z) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("x", "")] {
+            s.upsert_node(node(n, z));
+        }
+        let value = |s: &Snapshot, name: &str| {
+            let d = s.domain_ids(ZONE);
+            let id = d.of(s.get(name).expect("node"));
+            (id != DomainIds::MISSING).then(|| d.values[id as usize].clone())
+        };
+        assert_eq!(s.domain_ids(ZONE).len(), 2);
+        assert_eq!(value(&s, "a1").as_deref(), Some("a"));
+        assert_eq!(value(&s, "a2").as_deref(), Some("a"));
+        assert_eq!(value(&s, "b1").as_deref(), Some("b"));
+        assert_eq!(value(&s, "x"), None);
+        // A relabelled node and a new node are seen at once.
+        s.upsert_node(node("a2", "c"));
+        s.upsert_node(node("d1", "d"));
+        assert_eq!(value(&s, "a2").as_deref(), Some("c"));
+        assert_eq!(value(&s, "d1").as_deref(), Some("d"));
+        assert_eq!(s.domain_ids(ZONE).id("a"), Some(0));
+        assert_eq!(s.domain_ids(ZONE).len(), 4);
+        // A removed node has no domain.
+        let slot = s.get("b1").expect("node").slot;
+        s.remove_node("b1");
+        assert_eq!(s.domain_ids(ZONE).by_slot[slot], DomainIds::MISSING);
+    }
+
+    #[test]
     fn image_names_are_normalized_with_latest() {
         assert_eq!(normalized_image_name("nginx"), "nginx:latest");
         assert_eq!(normalized_image_name("nginx:1.2"), "nginx:1.2");

@@ -186,25 +186,26 @@ pub fn find_feasible(
         failed: Vec::new(),
     };
     let split = cache.as_ref().and_then(|_| split_filters(profile, state));
-    for k in 0..n {
+    // Node `(start + k) % n` for the k-th step, without a division per node.
+    let mut i = if n == 0 { 0 } else { start % n };
+    for _ in 0..n {
         if out.feasible.len() >= to_find {
             break;
         }
-        let i = (start + k) % n;
         let node = cx.snapshot.at(i);
         let s = match (&mut cache, &split) {
             (Some(c), Some((local, rest))) if cx.snapshot.nominated_to(&node.name).is_empty() => {
-                if c.filter_passed(node) {
-                    run_filters(profile, cx, state, node, rest, None)
-                } else {
-                    let s = run_filters(profile, cx, state, node, local, None);
+                let mut s = Status::success();
+                if !c.filter_passed(node) {
+                    s = run_filters(profile, cx, state, node, local, None);
                     if s.is_success() {
                         c.set_filter_passed(node);
-                        run_filters(profile, cx, state, node, rest, None)
-                    } else {
-                        s
                     }
                 }
+                if s.is_success() && !rest.is_empty() {
+                    s = run_filters(profile, cx, state, node, rest, None);
+                }
+                s
             }
             _ => filter_with_nominated(profile, cx, state, node),
         };
@@ -213,6 +214,7 @@ pub fn find_feasible(
         } else {
             out.failed.push((i, s));
         }
+        i = if i + 1 == n { 0 } else { i + 1 };
     }
     out
 }
@@ -266,7 +268,11 @@ pub fn prioritize(
         }
     }
     // One buffer for every other plugin's scores: no allocation per plugin.
-    let mut norm = vec![0i64; nodes.len()];
+    let mut norm = if rest.is_empty() {
+        Vec::new()
+    } else {
+        vec![0i64; nodes.len()]
+    };
     for &(i, weight) in &rest {
         let p = &profile.plugins[i];
         match cache.as_deref_mut() {
@@ -307,11 +313,19 @@ pub fn prioritize(
 /// over ties), drawn from the scheduler's own stream. Returns an index into `totals`.
 pub fn select_host(totals: &[i64], rng: &mut RngStream) -> Option<usize> {
     let max = *totals.iter().max()?;
-    let ties: Vec<usize> = (0..totals.len()).filter(|&i| totals[i] == max).collect();
-    if ties.len() == 1 {
-        return Some(ties[0]);
-    }
-    Some(ties[rng.random_range(0..ties.len())])
+    let ties = totals.iter().filter(|&&t| t == max).count();
+    let pick = if ties == 1 {
+        0
+    } else {
+        rng.random_range(0..ties)
+    };
+    // The `pick`-th node (in order) with the top total.
+    totals
+        .iter()
+        .enumerate()
+        .filter(|&(_, &t)| t == max)
+        .nth(pick)
+        .map(|(i, _)| i)
 }
 
 /// `FitError.Error()`: `0/N nodes are available: <count reason>, ... .` with reasons sorted

@@ -152,10 +152,12 @@ impl CycleState {
             None => self.data.push((key, Box::new(value))),
         }
     }
+    /// Per node on the Filter and Score hot paths: keys are compared by address first
+    /// (the same constant), by content only when the addresses differ.
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
         self.data
             .iter()
-            .find(|(k, _)| *k == key)
+            .find(|(k, _)| std::ptr::eq(*k, key) || *k == key)
             .and_then(|(_, b)| b.downcast_ref())
     }
 }
