@@ -312,14 +312,20 @@ pub fn prioritize(
 /// Uniformly random among the nodes with the highest total (upstream's reservoir sampling
 /// over ties), drawn from the scheduler's own stream. Returns an index into `totals`.
 pub fn select_host(totals: &[i64], rng: &mut RngStream) -> Option<usize> {
-    let max = *totals.iter().max()?;
-    let ties = totals.iter().filter(|&&t| t == max).count();
-    let pick = if ties == 1 {
-        0
-    } else {
-        rng.random_range(0..ties)
-    };
+    // One pass: the top total, how many nodes have it, and the first of them.
+    let (mut max, mut ties, mut first) = (i64::MIN, 0usize, None);
+    for (i, &t) in totals.iter().enumerate() {
+        if first.is_none() || t > max {
+            (max, ties, first) = (t, 1, Some(i));
+        } else if t == max {
+            ties += 1;
+        }
+    }
+    if ties <= 1 {
+        return first;
+    }
     // The `pick`-th node (in order) with the top total.
+    let pick = rng.random_range(0..ties);
     totals
         .iter()
         .enumerate()
@@ -368,6 +374,33 @@ mod tests {
         assert_eq!(num_feasible_nodes_to_find(40, 1000), 400);
         assert_eq!(num_feasible_nodes_to_find(0, 6000), 300);
         assert_eq!(num_feasible_nodes_to_find(40, 6000), 2400);
+    }
+
+    #[test]
+    fn select_host_draws_only_among_ties_and_only_when_there_are_ties() {
+        use rand::RngExt;
+        let f = crate::sim::RngFactory::new(3);
+        // One top node: no draw (the stream is where it was).
+        let mut rng = f.stream("s");
+        assert_eq!(select_host(&[5, 9, 1], &mut rng), Some(1));
+        assert_eq!(
+            rng.random_range(0..1000u32),
+            f.stream("s").random_range(0..1000u32)
+        );
+        assert_eq!(select_host(&[], &mut rng), None);
+        // Ties: uniform among the tied indexes in order, one draw of 0..ties.
+        let totals = [7, 3, 7, 7, 1];
+        let mut seen = [0usize; 5];
+        let mut rng = f.stream("t");
+        for _ in 0..300 {
+            let mut expect = rng.clone();
+            let k = expect.random_range(0..3usize);
+            let got = select_host(&totals, &mut rng).expect("a node");
+            assert_eq!(got, [0, 2, 3][k]);
+            seen[got] += 1;
+        }
+        assert_eq!(seen[1] + seen[4], 0);
+        assert!(seen[0] > 60 && seen[2] > 60 && seen[3] > 60, "{seen:?}");
     }
 
     #[test]
