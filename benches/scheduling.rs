@@ -203,7 +203,10 @@ fn scheduling(c: &mut Criterion) {
     // depend on the machine's load).
     if let Some(filter) = std::env::var_os("KUBESIM_BENCH_ONCE") {
         let filter = filter.to_string_lossy().into_owned();
-        for w in WORKLOADS.iter().filter(|w| w.name.contains(filter.as_str())) {
+        for w in WORKLOADS
+            .iter()
+            .filter(|w| w.name.contains(filter.as_str()))
+        {
             let t = measure(w, &dir);
             eprintln!(
                 "{}: {:.0} pods/s",

@@ -249,7 +249,7 @@ pub fn prioritize(
         .collect();
     // With the node cache (never for explain's rows): the node-local plugins without a
     // NormalizeScore add a per-node term that no other node affects, cached as one sum.
-    let (summed, rest): (Vec<(usize, i64)>, Vec<(usize, i64)>) = match (&cache, rows) {
+    let (summed, rest): (Vec<_>, Vec<_>) = match (&cache, rows) {
         (Some(_), false) => active.iter().partition(|&&(i, _)| {
             let p = &profile.plugins[i];
             i < MAX_CACHED_PLUGINS && p.node_local() && !p.has_normalize()
@@ -262,9 +262,7 @@ pub fn prioritize(
     {
         let mask = summed.iter().fold(0u64, |m, &(i, _)| m | (1u64 << i));
         for (t, n) in totals.iter_mut().zip(nodes) {
-            *t = c.weighted_sum(n, mask, &summed, |i| {
-                profile.plugins[i].score(cx, state, n)
-            });
+            *t = c.weighted_sum(n, mask, &summed, |i| profile.plugins[i].score(cx, state, n));
         }
     }
     // One buffer for every other plugin's scores: no allocation per plugin.

@@ -20,6 +20,12 @@
 //!   `100·(max+min−s)/max` (100 for all when max is 0); nodes lacking a key (when all keys
 //!   are required) score 0.
 //!
+//! Data structures (exact; off with `plain_counts`, compared in `tests/scheduler_memo.rs`):
+//! PreFilter's counts come from the snapshot's memo ([`Snapshot::spread_counts`]); Filter
+//! finds a node's domain through the snapshot's interned ids ([`Snapshot::domain_ids`]), an
+//! array index per node instead of a label lookup and a hash; failures carry `&'static str`
+//! reasons (no allocation per failing node).
+//!
 //! Not modelled: the PreFilter AddPod/RemovePod extensions (used by preemption, which is
 //! not implemented yet), and upstream's parallelism.
 
