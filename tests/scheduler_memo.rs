@@ -165,9 +165,16 @@ fn scenario(nodes: usize, pods: &[PodSpec]) -> String {
     s
 }
 
-/// Runs the scenario for 20 s, deletes the pods at `deletes`, adds `more`, runs to 40 s;
-/// returns (events, metrics, pods bound).
-fn run(text: &str, deletes: &[usize], more: &[PodSpec], plain: bool) -> (Vec<u8>, Vec<u8>, usize) {
+/// Runs the scenario for 20 s, deletes the pods at `deletes`, moves node `n-<i>` to zone
+/// `z` for each `(i, z)` in `relabel` (a topology change: count tables and domain ids must
+/// follow), adds `more`, runs to 40 s; returns (events, metrics, pods bound).
+fn run(
+    text: &str,
+    deletes: &[usize],
+    relabel: &[(usize, usize)],
+    more: &[PodSpec],
+    plain: bool,
+) -> (Vec<u8>, Vec<u8>, usize) {
     let sc = kubesim::scenario::load_str("memo.yaml", text, std::path::Path::new("."), &|p| {
         std::fs::read_to_string(p)
     })
@@ -198,6 +205,16 @@ fn run(text: &str, deletes: &[usize], more: &[PodSpec], plain: bool) -> (Vec<u8>
                 &ObjectKey::new(Kind::Pod, ns, name.as_str()),
                 &DeleteOptions::default(),
             );
+        }
+    }
+    for &(i, z) in relabel {
+        let key = ObjectKey::new(Kind::Node, "", format!("n-{i}"));
+        if let Some(node) = cluster.store().get(&key) {
+            let mut node = (**node).clone();
+            node.meta_mut()
+                .labels
+                .insert(KEYS[1].into(), ["a", "b", "c", "d"][z % 4].into());
+            cluster.update(node).expect("node relabelled");
         }
     }
     for (i, p) in more.iter().enumerate() {
@@ -243,11 +260,12 @@ proptest! {
         nodes in 3..10usize,
         pods in pods_from_templates(1..30),
         deletes in prop::collection::vec(0..64usize, 0..8),
+        relabel in prop::collection::vec((0..10usize, 0..4usize), 0..3),
         more in pods_from_templates(0..12),
     ) {
         let text = scenario(nodes, &pods);
-        let (e1, m1, bound1) = run(&text, &deletes, &more, false);
-        let (e2, m2, bound2) = run(&text, &deletes, &more, true);
+        let (e1, m1, bound1) = run(&text, &deletes, &relabel, &more, false);
+        let (e2, m2, bound2) = run(&text, &deletes, &relabel, &more, true);
         prop_assert_eq!(bound1, bound2);
         prop_assert!(e1 == e2, "events.jsonl differs between memo and plain re-computation");
         prop_assert!(m1 == m2, "metrics.csv differs between memo and plain re-computation");
@@ -270,7 +288,7 @@ fn the_comparison_sees_scheduling_decisions() {
         big_image: false,
     };
     let pods = vec![anti.clone(), anti.clone(), anti.clone(), anti];
-    let (events, _, bound) = run(&scenario(3, &pods), &[0], &[], false);
+    let (events, _, bound) = run(&scenario(3, &pods), &[0], &[], &[], false);
     // Five nodes (three plain, two `big` ones the pods do not tolerate but may use), four
     // pods that repel each other per host: all four bound; p0 deleted at 20 s leaves three.
     assert_eq!(bound, 3);

@@ -437,6 +437,9 @@ pub struct Snapshot {
     /// PodTopologySpread's per-domain counts, memoized across cycles and kept up to date
     /// as pods come and go (see [`Snapshot::spread_counts`]).
     spread_memo: std::cell::RefCell<Vec<SpreadCounts>>,
+    /// Per topology key asked for, each node's value of it as a small id (see
+    /// [`Snapshot::domain_ids`]); dropped on any node change.
+    domain_memo: std::cell::RefCell<Vec<Arc<DomainIds>>>,
     /// InterPodAffinity's count tables, memoized the same way (see [`super::memo`]).
     affinity_memo: std::cell::RefCell<AffinityMemo>,
     /// Compute every count table by a full scan each time (no memo): the plain
@@ -457,6 +460,48 @@ struct SpreadCounts {
     required_keys: Vec<String>,
     counts: HashMap<String, i64>,
 }
+
+/// One topology key's values interned to small ids, and each node's id, so a per-node
+/// lookup of a node's domain is an array index instead of a label map lookup and a hash.
+#[derive(Debug, Default)]
+pub struct DomainIds {
+    pub key: String,
+    /// By [`NodeInfo::slot`]: the id of the node's value of `key`; [`DomainIds::MISSING`]
+    /// when the node lacks the label (or its Node object).
+    by_slot: Vec<u32>,
+    /// Value -> id; ids are indexes into `values`.
+    ids: HashMap<String, u32>,
+    values: Vec<String>,
+}
+
+impl DomainIds {
+    pub const MISSING: u32 = u32::MAX;
+
+    /// The id of `node`'s value, or [`DomainIds::MISSING`].
+    pub fn of(&self, node: &NodeInfo) -> u32 {
+        self.by_slot
+            .get(node.slot)
+            .copied()
+            .unwrap_or(Self::MISSING)
+    }
+
+    /// The id of a value some node has.
+    pub fn id(&self, value: &str) -> Option<u32> {
+        self.ids.get(value).copied()
+    }
+
+    /// Number of distinct values (ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// Most memoized domain id tables (one per topology key; oldest dropped first).
+const DOMAIN_MEMO_MAX: usize = 16;
 
 /// Most memoized spread count tables (oldest dropped first).
 const SPREAD_MEMO_MAX: usize = 64;
@@ -612,6 +657,7 @@ impl Snapshot {
             return;
         };
         self.spread_memo.get_mut().clear();
+        self.domain_memo.get_mut().clear();
         self.affinity_memo.get_mut().clear();
         let i = self.slot(&node.metadata.name);
         self.touch(i);
@@ -650,6 +696,7 @@ impl Snapshot {
             return;
         };
         self.spread_memo.get_mut().clear();
+        self.domain_memo.get_mut().clear();
         self.affinity_memo.get_mut().clear();
         self.touch(i);
         self.nodes_generation = self.next_generation;
@@ -756,6 +803,44 @@ impl Snapshot {
         counts
     }
 
+    /// Every node's value of the label `key` as an id (see [`DomainIds`]). Built once per
+    /// key by visiting every node (O(nodes)), kept until a Node is added, changed or removed.
+    pub fn domain_ids(&self, key: &str) -> Arc<DomainIds> {
+        let mut memo = self.domain_memo.borrow_mut();
+        if let Some(d) = memo.iter().find(|d| d.key == key) {
+            return d.clone();
+        }
+        let mut d = DomainIds {
+            key: key.to_string(),
+            by_slot: vec![DomainIds::MISSING; self.infos.len()],
+            ..DomainIds::default()
+        };
+        for info in &self.infos {
+            if info.node.is_none() {
+                continue;
+            }
+            let Some(value) = info.labels().get(key) else {
+                continue;
+            };
+            let id = match d.ids.get(value.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = d.values.len() as u32;
+                    d.ids.insert(value.clone(), id);
+                    d.values.push(value.clone());
+                    id
+                }
+            };
+            d.by_slot[info.slot] = id;
+        }
+        let d = Arc::new(d);
+        if memo.len() >= DOMAIN_MEMO_MAX {
+            memo.remove(0);
+        }
+        memo.push(d.clone());
+        d
+    }
+
     /// InterPodAffinity's existing-pods anti-affinity counts against an incoming pod (see
     /// [`AffinityMemo::existing_anti`]); `compute` is the full scan.
     pub fn existing_anti_counts(
@@ -841,6 +926,36 @@ mod tests {
         s.remove_node("b1");
         let order: Vec<&str> = s.nodes().map(|n| n.name.as_str()).collect();
         assert_eq!(order, ["a1", "b2", "c1", "a2", "a3"]);
+    }
+
+    #[test]
+    fn domain_ids_follow_node_labels_and_node_changes() {
+        const ZONE: &str = "topology.kubernetes.io/zone";
+        let mut s = Snapshot::default();
+        for (n, z) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("x", "")] {
+            s.upsert_node(node(n, z));
+        }
+        let value = |s: &Snapshot, name: &str| {
+            let d = s.domain_ids(ZONE);
+            let id = d.of(s.get(name).expect("node"));
+            (id != DomainIds::MISSING).then(|| d.values[id as usize].clone())
+        };
+        assert_eq!(s.domain_ids(ZONE).len(), 2);
+        assert_eq!(value(&s, "a1").as_deref(), Some("a"));
+        assert_eq!(value(&s, "a2").as_deref(), Some("a"));
+        assert_eq!(value(&s, "b1").as_deref(), Some("b"));
+        assert_eq!(value(&s, "x"), None);
+        // A relabelled node and a new node are seen at once.
+        s.upsert_node(node("a2", "c"));
+        s.upsert_node(node("d1", "d"));
+        assert_eq!(value(&s, "a2").as_deref(), Some("c"));
+        assert_eq!(value(&s, "d1").as_deref(), Some("d"));
+        assert_eq!(s.domain_ids(ZONE).id("a"), Some(0));
+        assert_eq!(s.domain_ids(ZONE).len(), 4);
+        // A removed node has no domain.
+        let slot = s.get("b1").expect("node").slot;
+        s.remove_node("b1");
+        assert_eq!(s.domain_ids(ZONE).by_slot[slot], DomainIds::MISSING);
     }
 
     #[test]

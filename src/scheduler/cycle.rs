@@ -12,7 +12,7 @@ use crate::sim::RngStream;
 use super::cache::NodeInfo;
 use super::config::Profile;
 use super::framework::{CycleContext, CycleState, MAX_NODE_SCORE, Status};
-use super::node_cache::NodeCache;
+use super::node_cache::{MAX_CACHED_PLUGINS, NodeCache};
 
 /// `numFeasibleNodesToFind`: all nodes below 100; otherwise `percentage` of them (adaptive
 /// `max(50 − N/125, 5)`% when 0), at least 100.
@@ -182,29 +182,30 @@ pub fn find_feasible(
 ) -> Feasibility {
     let n = cx.snapshot.len();
     let mut out = Feasibility {
-        feasible: Vec::new(),
+        feasible: Vec::with_capacity(to_find.min(n)),
         failed: Vec::new(),
     };
     let split = cache.as_ref().and_then(|_| split_filters(profile, state));
-    for k in 0..n {
+    // Node `(start + k) % n` for the k-th step, without a division per node.
+    let mut i = if n == 0 { 0 } else { start % n };
+    for _ in 0..n {
         if out.feasible.len() >= to_find {
             break;
         }
-        let i = (start + k) % n;
         let node = cx.snapshot.at(i);
         let s = match (&mut cache, &split) {
             (Some(c), Some((local, rest))) if cx.snapshot.nominated_to(&node.name).is_empty() => {
-                if c.filter_passed(node) {
-                    run_filters(profile, cx, state, node, rest, None)
-                } else {
-                    let s = run_filters(profile, cx, state, node, local, None);
+                let mut s = Status::success();
+                if !c.filter_passed(node) {
+                    s = run_filters(profile, cx, state, node, local, None);
                     if s.is_success() {
                         c.set_filter_passed(node);
-                        run_filters(profile, cx, state, node, rest, None)
-                    } else {
-                        s
                     }
                 }
+                if s.is_success() && !rest.is_empty() {
+                    s = run_filters(profile, cx, state, node, rest, None);
+                }
+                s
             }
             _ => filter_with_nominated(profile, cx, state, node),
         };
@@ -213,6 +214,7 @@ pub fn find_feasible(
         } else {
             out.failed.push((i, s));
         }
+        i = if i + 1 == n { 0 } else { i + 1 };
     }
     out
 }
@@ -224,7 +226,7 @@ pub fn prioritize(
     state: &mut CycleState,
     nodes: &[&NodeInfo],
     rows: bool,
-    mut cache: Option<&mut NodeCache>,
+    cache: Option<&mut NodeCache>,
 ) -> (Vec<i64>, Vec<Vec<ScoreRow>>) {
     for &i in &profile.pre_score {
         let p = &profile.plugins[i];
@@ -239,12 +241,37 @@ pub fn prioritize(
     } else {
         Vec::new()
     };
-    // One buffer for every plugin's scores: no allocation per plugin.
-    let mut norm = vec![0i64; nodes.len()];
-    for &(i, weight) in &profile.score {
-        if state.skip_score.contains(&i) {
-            continue;
+    let active: Vec<(usize, i64)> = profile
+        .score
+        .iter()
+        .copied()
+        .filter(|(i, _)| !state.skip_score.contains(i))
+        .collect();
+    // With the node cache (never for explain's rows): the node-local plugins without a
+    // NormalizeScore add a per-node term that no other node affects, cached as one sum.
+    let (summed, rest): (Vec<_>, Vec<_>) = match (&cache, rows) {
+        (Some(_), false) => active.iter().partition(|&&(i, _)| {
+            let p = &profile.plugins[i];
+            i < MAX_CACHED_PLUGINS && p.node_local() && !p.has_normalize()
+        }),
+        _ => (Vec::new(), active),
+    };
+    let mut cache = cache;
+    if let Some(c) = cache.as_deref_mut()
+        && !summed.is_empty()
+    {
+        let mask = summed.iter().fold(0u64, |m, &(i, _)| m | (1u64 << i));
+        for (t, n) in totals.iter_mut().zip(nodes) {
+            *t = c.weighted_sum(n, mask, &summed, |i| profile.plugins[i].score(cx, state, n));
         }
+    }
+    // One buffer for every other plugin's scores: no allocation per plugin.
+    let mut norm = if rest.is_empty() {
+        Vec::new()
+    } else {
+        vec![0i64; nodes.len()]
+    };
+    for &(i, weight) in &rest {
         let p = &profile.plugins[i];
         match cache.as_deref_mut() {
             Some(c) if p.node_local() => {
@@ -260,16 +287,20 @@ pub fn prioritize(
         }
         let raw = if rows { norm.clone() } else { Vec::new() };
         p.normalize(cx, state, &mut norm);
-        for (k, s) in norm.iter().enumerate() {
-            let s = (*s).clamp(0, MAX_NODE_SCORE);
-            totals[k] += s * weight;
-            if rows {
+        if rows {
+            for (k, s) in norm.iter().enumerate() {
+                let s = (*s).clamp(0, MAX_NODE_SCORE);
+                totals[k] += s * weight;
                 table[k].push(ScoreRow {
                     plugin: p.name(),
                     raw: raw[k],
                     normalized: s,
                     weight,
                 });
+            }
+        } else {
+            for (t, s) in totals.iter_mut().zip(&norm) {
+                *t += (*s).clamp(0, MAX_NODE_SCORE) * weight;
             }
         }
     }
@@ -279,12 +310,26 @@ pub fn prioritize(
 /// Uniformly random among the nodes with the highest total (upstream's reservoir sampling
 /// over ties), drawn from the scheduler's own stream. Returns an index into `totals`.
 pub fn select_host(totals: &[i64], rng: &mut RngStream) -> Option<usize> {
-    let max = *totals.iter().max()?;
-    let ties: Vec<usize> = (0..totals.len()).filter(|&i| totals[i] == max).collect();
-    if ties.len() == 1 {
-        return Some(ties[0]);
+    // One pass: the top total, how many nodes have it, and the first of them.
+    let (mut max, mut ties, mut first) = (i64::MIN, 0usize, None);
+    for (i, &t) in totals.iter().enumerate() {
+        if first.is_none() || t > max {
+            (max, ties, first) = (t, 1, Some(i));
+        } else if t == max {
+            ties += 1;
+        }
     }
-    Some(ties[rng.random_range(0..ties.len())])
+    if ties <= 1 {
+        return first;
+    }
+    // The `pick`-th node (in order) with the top total.
+    let pick = rng.random_range(0..ties);
+    totals
+        .iter()
+        .enumerate()
+        .filter(|&(_, &t)| t == max)
+        .nth(pick)
+        .map(|(i, _)| i)
 }
 
 /// `FitError.Error()`: `0/N nodes are available: <count reason>, ... .` with reasons sorted
@@ -302,7 +347,7 @@ pub fn fit_error_message(
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for (_, s) in failed {
         for r in &s.reasons {
-            *counts.entry(r.as_str()).or_insert(0) += 1;
+            *counts.entry(r.as_ref()).or_insert(0) += 1;
         }
     }
     let mut reasons: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
@@ -327,6 +372,33 @@ mod tests {
         assert_eq!(num_feasible_nodes_to_find(40, 1000), 400);
         assert_eq!(num_feasible_nodes_to_find(0, 6000), 300);
         assert_eq!(num_feasible_nodes_to_find(40, 6000), 2400);
+    }
+
+    #[test]
+    fn select_host_draws_only_among_ties_and_only_when_there_are_ties() {
+        use rand::RngExt;
+        let f = crate::sim::RngFactory::new(3);
+        // One top node: no draw (the stream is where it was).
+        let mut rng = f.stream("s");
+        assert_eq!(select_host(&[5, 9, 1], &mut rng), Some(1));
+        assert_eq!(
+            rng.random_range(0..1000u32),
+            f.stream("s").random_range(0..1000u32)
+        );
+        assert_eq!(select_host(&[], &mut rng), None);
+        // Ties: uniform among the tied indexes in order, one draw of 0..ties.
+        let totals = [7, 3, 7, 7, 1];
+        let mut seen = [0usize; 5];
+        let mut rng = f.stream("t");
+        for _ in 0..300 {
+            let mut expect = rng.clone();
+            let k = expect.random_range(0..3usize);
+            let got = select_host(&totals, &mut rng).expect("a node");
+            assert_eq!(got, [0, 2, 3][k]);
+            seen[got] += 1;
+        }
+        assert_eq!(seen[1] + seen[4], 0);
+        assert!(seen[0] > 60 && seen[2] > 60 && seen[3] > 60, "{seen:?}");
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub fn explain(
                 row.filters.push(FilterResult {
                     plugin: s.plugin.to_string(),
                     code: s.code,
-                    reasons: s.reasons.clone(),
+                    reasons: s.reasons.to_strings(),
                 });
                 failed.push((i, s.clone()));
             }
@@ -154,7 +154,7 @@ pub fn explain(
                     .map(|v| FilterResult {
                         plugin: v.plugin.to_string(),
                         code: v.status.code,
-                        reasons: v.status.reasons,
+                        reasons: v.status.reasons.to_strings(),
                     })
                     .collect();
                 if s.is_success() {

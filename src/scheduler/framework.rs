@@ -11,6 +11,7 @@
 //! file and a line in [`super::plugins::registry`].
 
 use std::any::Any;
+use std::borrow::Cow;
 
 use crate::api::objects::pod::Pod;
 
@@ -33,11 +34,63 @@ pub enum Code {
     Error,
 }
 
+/// One reason of a [`Status`]: a constant for most plugins (no allocation on the per-node
+/// hot path, where most nodes may fail), formatted text for the rest.
+pub type Reason = Cow<'static, str>;
+
+/// A status's reasons: none, one (inline, so a failing node costs no allocation), or
+/// several. Reads as a slice.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Reasons {
+    #[default]
+    None,
+    One(Reason),
+    Many(Vec<Reason>),
+}
+
+impl Reasons {
+    pub fn push(&mut self, r: impl Into<Reason>) {
+        let r = r.into();
+        *self = match std::mem::take(self) {
+            Reasons::None => Reasons::One(r),
+            Reasons::One(first) => Reasons::Many(vec![first, r]),
+            Reasons::Many(mut v) => {
+                v.push(r);
+                Reasons::Many(v)
+            }
+        };
+    }
+
+    /// The reasons as owned strings (explain's JSON).
+    pub fn to_strings(&self) -> Vec<String> {
+        self.iter().map(|r| r.to_string()).collect()
+    }
+}
+
+impl std::ops::Deref for Reasons {
+    type Target = [Reason];
+    fn deref(&self) -> &[Reason] {
+        match self {
+            Reasons::None => &[],
+            Reasons::One(r) => std::slice::from_ref(r),
+            Reasons::Many(v) => v,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Reasons {
+    type Item = &'a Reason;
+    type IntoIter = std::slice::Iter<'a, Reason>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 /// A verdict with reasons (the strings FailedScheduling messages count).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
     pub code: Code,
-    pub reasons: Vec<String>,
+    pub reasons: Reasons,
     /// The plugin that gave the verdict (filled by the framework).
     pub plugin: &'static str,
 }
@@ -46,7 +99,7 @@ impl Status {
     pub fn success() -> Status {
         Status {
             code: Code::Success,
-            reasons: Vec::new(),
+            reasons: Reasons::None,
             plugin: "",
         }
     }
@@ -56,17 +109,17 @@ impl Status {
             ..Status::success()
         }
     }
-    pub fn new(code: Code, reason: impl Into<String>) -> Status {
+    pub fn new(code: Code, reason: impl Into<Reason>) -> Status {
         Status {
             code,
-            reasons: vec![reason.into()],
+            reasons: Reasons::One(reason.into()),
             plugin: "",
         }
     }
-    pub fn unschedulable(reason: impl Into<String>) -> Status {
+    pub fn unschedulable(reason: impl Into<Reason>) -> Status {
         Status::new(Code::Unschedulable, reason)
     }
-    pub fn unresolvable(reason: impl Into<String>) -> Status {
+    pub fn unresolvable(reason: impl Into<Reason>) -> Status {
         Status::new(Code::UnschedulableAndUnresolvable, reason)
     }
     pub fn is_success(&self) -> bool {
@@ -99,10 +152,12 @@ impl CycleState {
             None => self.data.push((key, Box::new(value))),
         }
     }
+    /// Per node on the Filter and Score hot paths: keys are compared by address first
+    /// (the same constant), by content only when the addresses differ.
     pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
         self.data
             .iter()
-            .find(|(k, _)| *k == key)
+            .find(|(k, _)| std::ptr::eq(*k, key) || *k == key)
             .and_then(|(_, b)| b.downcast_ref())
     }
 }
@@ -160,7 +215,9 @@ pub trait Plugin {
         None
     }
 
-    /// Whether the plugin has a NormalizeScore (for explain's `normalized` column).
+    /// Whether the plugin has a NormalizeScore: true whenever [`Plugin::normalize`] is
+    /// implemented (explain's `normalized` column reads it, and the node cache sums the
+    /// scores of node-local plugins without one across cycles).
     fn has_normalize(&self) -> bool {
         false
     }

@@ -379,10 +379,13 @@ impl Scheduler {
         let now = ctx.now();
         self.snapshot.add_pod(info.clone(), node);
         self.assumed.insert(key.clone());
-        let mut attempt = (*info.pod).clone();
+        // One copy of the pod per attempt (the update consumes it).
+        let mut attempt = Some((*info.pod).clone());
         let mut result = Err(ApiError::NotFound { key: key.clone() });
         for _ in 0..BIND_ATTEMPTS {
-            let mut bound = attempt.clone();
+            let Some(mut bound) = attempt.take() else {
+                break;
+            };
             if let Object::Pod(p) = &mut bound {
                 p.spec.node_name = node.to_string();
             }
@@ -392,7 +395,7 @@ impl Scheduler {
                 Err(ApiError::Conflict { .. }) => match ctx.get(&key) {
                     Some(fresh) if matches!(&*fresh, Object::Pod(p) if p.spec.node_name.is_empty() && p.metadata.deletion_timestamp.is_none() && fresh.meta().uid == info.pod.meta().uid) =>
                     {
-                        attempt = (*fresh).clone();
+                        attempt = Some((*fresh).clone());
                     }
                     _ => break,
                 },

@@ -13,10 +13,20 @@ use serde::Deserialize;
 use crate::api::resources::{CPU, EPHEMERAL_STORAGE, MEMORY};
 use crate::scheduler::cache::NodeInfo;
 use crate::scheduler::framework::{
-    Code, CycleContext, CycleState, MAX_NODE_SCORE, Plugin, Points, Status,
+    Code, CycleContext, CycleState, MAX_NODE_SCORE, Plugin, Points, Reason, Reasons, Status,
 };
 
 use super::resource_allocation::{ResourceSpec, allocation, default_resources};
+
+/// `Insufficient <resource>`, without allocating for the built-in resources.
+fn insufficient(name: &str) -> Reason {
+    match name {
+        CPU => Reason::Borrowed("Insufficient cpu"),
+        MEMORY => Reason::Borrowed("Insufficient memory"),
+        EPHEMERAL_STORAGE => Reason::Borrowed("Insufficient ephemeral-storage"),
+        _ => Reason::Owned(format!("Insufficient {name}")),
+    }
+}
 
 /// `NodeResourcesFitArgs` (kubescheduler.config.k8s.io/v1).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -163,10 +173,10 @@ impl Plugin for NodeResourcesFit {
         Points::ALL
     }
     fn filter(&self, cx: &CycleContext<'_>, _: &CycleState, node: &NodeInfo) -> Status {
-        let mut reasons = Vec::new();
+        let mut reasons = Reasons::None;
         let mut unresolvable = false;
         if node.pods.len() as i64 + 1 > node.allocatable.pods {
-            reasons.push("Too many pods".to_string());
+            reasons.push("Too many pods");
         }
         let req = &cx.info.requests;
         let none_requested = req.milli_cpu == 0
@@ -176,7 +186,7 @@ impl Plugin for NodeResourcesFit {
         if !none_requested {
             let mut check = |name: &str, want: i64, alloc: i64, used: i64| {
                 if want > 0 && want > alloc - used {
-                    reasons.push(format!("Insufficient {name}"));
+                    reasons.push(insufficient(name));
                     if want > alloc {
                         unresolvable = true;
                     }

@@ -20,6 +20,12 @@
 //!   `100·(max+min−s)/max` (100 for all when max is 0); nodes lacking a key (when all keys
 //!   are required) score 0.
 //!
+//! Data structures (exact; off with `plain_counts`, compared in `tests/scheduler_memo.rs`):
+//! PreFilter's counts come from the snapshot's memo ([`Snapshot::spread_counts`]); Filter
+//! finds a node's domain through the snapshot's interned ids ([`Snapshot::domain_ids`]), an
+//! array index per node instead of a label lookup and a hash; failures carry `&'static str`
+//! reasons (no allocation per failing node).
+//!
 //! Not modelled: the PreFilter AddPod/RemovePod extensions (used by preemption, which is
 //! not implemented yet), and upstream's parallelism.
 
@@ -32,7 +38,7 @@ use crate::api::objects::pod::{
 };
 use crate::api::scheduling::{first_untolerated, required_node_affinity_matches};
 use crate::api::selector::{Selector, selector_from_option};
-use crate::scheduler::cache::{NodeInfo, Snapshot};
+use crate::scheduler::cache::{DomainIds, NodeInfo, Snapshot};
 use crate::scheduler::framework::{
     Code, CycleContext, CycleState, MAX_NODE_SCORE, Plugin, Points, Status,
 };
@@ -330,6 +336,10 @@ struct PreFilterState {
     /// Per constraint: 1 when the incoming pod matches its own selector (`selfMatchNum`),
     /// computed once per cycle instead of once per node.
     self_match: Vec<i64>,
+    /// Per constraint: the snapshot's node → domain id table for its key and the counts by
+    /// id, so Filter indexes arrays instead of looking up the node's label and hashing the
+    /// value. `None` with `plain_counts` (Filter then reads labels and `counts`).
+    by_id: Option<Vec<(std::sync::Arc<DomainIds>, Vec<i64>)>>,
 }
 
 impl PreFilterState {
@@ -465,6 +475,23 @@ impl Plugin for PodTopologySpread {
             .iter()
             .map(|c| i64::from(c.selector.matches(&pod.metadata.labels)))
             .collect();
+        let by_id = (!cx.snapshot.plain_counts).then(|| {
+            constraints
+                .iter()
+                .zip(&counts)
+                .map(|(c, m)| {
+                    let ids = cx.snapshot.domain_ids(&c.topology_key);
+                    let mut dense = vec![0i64; ids.len()];
+                    for (value, n) in m {
+                        // Every counted value is some node's label value, so it has an id.
+                        if let Some(id) = ids.id(value) {
+                            dense[id as usize] = *n;
+                        }
+                    }
+                    (ids, dense)
+                })
+                .collect()
+        });
         state.write(
             PRE_FILTER_KEY,
             PreFilterState {
@@ -472,6 +499,7 @@ impl Plugin for PodTopologySpread {
                 counts,
                 min,
                 self_match,
+                by_id,
             },
         );
         Status::success()
@@ -484,13 +512,24 @@ impl Plugin for PodTopologySpread {
                 format!("reading {PRE_FILTER_KEY:?} from cycleState: not found"),
             );
         };
-        let labels = node.labels();
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(value) = labels.get(&c.topology_key) else {
-                return Status::unresolvable(ERR_NODE_LABEL_NOT_MATCH);
+            let match_num = match &s.by_id {
+                Some(by_id) => {
+                    let (ids, dense) = &by_id[i];
+                    let id = ids.of(node);
+                    if id == DomainIds::MISSING {
+                        return Status::unresolvable(ERR_NODE_LABEL_NOT_MATCH);
+                    }
+                    dense.get(id as usize).copied().unwrap_or(0)
+                }
+                None => {
+                    let Some(value) = node.labels().get(&c.topology_key) else {
+                        return Status::unresolvable(ERR_NODE_LABEL_NOT_MATCH);
+                    };
+                    s.counts[i].get(value).copied().unwrap_or(0)
+                }
             };
             let self_match = s.self_match[i];
-            let match_num = s.counts[i].get(value).copied().unwrap_or(0);
             let skew = match_num + self_match - s.min_match(i);
             if skew > i64::from(c.max_skew) {
                 return Status::unschedulable(ERR_CONSTRAINTS_NOT_MATCH);
