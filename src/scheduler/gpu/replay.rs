@@ -89,19 +89,11 @@ impl Trace {
         if pods.is_empty() {
             return Err("the pod list is empty".into());
         }
-        let pods_obj = pods
-            .iter()
-            .map(TracePod::to_pod)
-            .collect::<Result<Vec<_>, _>>()?;
-        let shapes: Vec<PodShape> = pods_obj
-            .iter()
-            .map(|p| {
-                let cpu = crate::api::resources::pod_non_zero_requests(&p.spec).milli_cpu;
-                PodShape::of(cpu, GpuRequest::from_pod(p).as_ref())
-            })
-            .collect();
+        // Rows equal but for the name are one shape: its Pod object and PodShape are built
+        // once (through `TracePod::to_pod`) and copied with the row's name.
         let mut ids: BTreeMap<(i64, i64, i64, i64, &str), usize> = BTreeMap::new();
         let mut shape_of = Vec::with_capacity(pods.len());
+        let mut templates: Vec<(Pod, PodShape)> = Vec::new();
         for p in &pods {
             let key = (
                 p.milli_cpu,
@@ -111,8 +103,25 @@ impl Trace {
                 p.gpu_spec.as_str(),
             );
             let next = ids.len();
-            shape_of.push(*ids.entry(key).or_insert(next));
+            let id = *ids.entry(key).or_insert(next);
+            if id == templates.len() {
+                let pod = p.to_pod()?;
+                let cpu = crate::api::resources::pod_non_zero_requests(&pod.spec).milli_cpu;
+                let shape = PodShape::of(cpu, GpuRequest::from_pod(&pod).as_ref());
+                templates.push((pod, shape));
+            }
+            shape_of.push(id);
         }
+        let pods_obj: Vec<Pod> = pods
+            .iter()
+            .zip(&shape_of)
+            .map(|(p, &id)| {
+                let mut pod = templates[id].0.clone();
+                pod.metadata.name.clone_from(&p.name);
+                pod
+            })
+            .collect();
+        let shapes: Vec<PodShape> = shape_of.iter().map(|&id| templates[id].1.clone()).collect();
         let num_shapes = ids.len();
         Ok(Trace {
             shape_of,
@@ -251,12 +260,29 @@ pub enum TieBreak {
     Random,
 }
 
-/// The node with the highest total, the smallest name among equals.
-fn select_host_by_name(totals: &[i64], nodes: &[&NodeInfo]) -> Option<usize> {
+/// The node with the highest total, the smallest name among equals (`rank`: each node's
+/// place in name order, by slot).
+fn select_host_by_name(totals: &[i64], nodes: &[&NodeInfo], rank: &[usize]) -> Option<usize> {
     let max = *totals.iter().max()?;
+    let key = |i: usize| rank.get(nodes[i].slot).copied().unwrap_or(usize::MAX);
     (0..totals.len())
         .filter(|&i| totals[i] == max)
-        .min_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name))
+        .min_by(|&a, &b| {
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| nodes[a].name.cmp(&nodes[b].name))
+        })
+}
+
+/// Each node's place in name order, by slot.
+fn name_ranks(snapshot: &Snapshot) -> Vec<usize> {
+    let mut by_name: Vec<&NodeInfo> = snapshot.nodes().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut rank = vec![usize::MAX; snapshot.nodes().map(|n| n.slot + 1).max().unwrap_or(0)];
+    for (r, n) in by_name.iter().enumerate() {
+        rank[n.slot] = r;
+    }
+    rank
 }
 
 /// How each scheduling cycle of a replay runs. Both give the same curves
@@ -375,11 +401,12 @@ fn pick(
     cx: &CycleContext<'_>,
     nodes: &[&NodeInfo],
     totals: &[i64],
+    rank: &[usize],
     tie_break: TieBreak,
     rng: &mut crate::sim::RngStream,
 ) -> Placement {
     let pick = match tie_break {
-        TieBreak::Name => select_host_by_name(totals, nodes),
+        TieBreak::Name => select_host_by_name(totals, nodes, rank),
         TieBreak::Random => cycle::select_host(totals, rng),
     }
     .unwrap_or(0);
@@ -393,6 +420,7 @@ fn plain_cycle(
     profile: &Profile,
     cx: &CycleContext<'_>,
     node_cache: &mut crate::scheduler::node_cache::NodeCache,
+    rank: &[usize],
     tie_break: TieBreak,
     rng: &mut crate::sim::RngStream,
 ) -> Option<Placement> {
@@ -405,7 +433,7 @@ fn plain_cycle(
     }
     let nodes: Vec<_> = feas.feasible.iter().map(|&i| cx.snapshot.at(i)).collect();
     let (totals, _) = cycle::prioritize(profile, cx, &mut state, &nodes, false, Some(node_cache));
-    Some(pick(profile, cx, &nodes, &totals, tie_break, rng))
+    Some(pick(profile, cx, &nodes, &totals, rank, tie_break, rng))
 }
 
 /// One cycle with the row cache ([`Mode::Fast`]): the same phases as [`plain_cycle`] (no
@@ -418,6 +446,7 @@ fn fast_cycle(
     cache: &mut RowCache,
     shape: usize,
     buf: &mut Buffers,
+    rank: &[usize],
     tie_break: TieBreak,
     rng: &mut crate::sim::RngStream,
 ) -> Option<Placement> {
@@ -491,7 +520,7 @@ fn fast_cycle(
             *t += (*s).clamp(0, MAX_NODE_SCORE) * weight;
         }
     }
-    Some(pick(profile, cx, &nodes, &buf.totals, tie_break, rng))
+    Some(pick(profile, cx, &nodes, &buf.totals, rank, tie_break, rng))
 }
 
 /// Replays `trace` under `policy` with `seed`, each cycle run as `mode` says.
@@ -555,6 +584,7 @@ pub fn replay_with(
     let mut node_cache = crate::scheduler::node_cache::NodeCache::default();
     let mut row_cache = RowCache::new(&snapshot, trace.num_shapes);
     let mut buf = Buffers::default();
+    let rank = name_ranks(&snapshot);
     for (count, &(idx, copy)) in arrivals.iter().enumerate() {
         let tp = &trace.pods[idx];
         let mut pod = trace.pods_obj[idx].clone();
@@ -573,7 +603,14 @@ pub fn replay_with(
             match mode {
                 Mode::Plain => {
                     node_cache.begin(&info, snapshot.nodes_generation);
-                    plain_cycle(&profile, &cx, &mut node_cache, tie_break, &mut sched_rng)
+                    plain_cycle(
+                        &profile,
+                        &cx,
+                        &mut node_cache,
+                        &rank,
+                        tie_break,
+                        &mut sched_rng,
+                    )
                 }
                 Mode::Fast => fast_cycle(
                     &profile,
@@ -581,6 +618,7 @@ pub fn replay_with(
                     &mut row_cache,
                     trace.shape_of[idx],
                     &mut buf,
+                    &rank,
                     tie_break,
                     &mut sched_rng,
                 ),
