@@ -77,6 +77,8 @@ enum Command {
     },
     /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
     FgdReplay(cli::fgd::ReplayArgs),
+    /// Convert a trace into a scenario file (`import alibaba-gpu-v2023`, docs/fgd.md).
+    Import(cli::import::ImportArgs),
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Check { paths, jobs, junit } => check::check(&paths, jobs, junit.as_deref()),
         Command::FgdReplay(args) => cli::fgd::replay_cmd(&args),
+        Command::Import(args) => cli::import::import_cmd(&args),
         Command::Explain {
             scenario,
             pod,

@@ -1,3 +1,4 @@
 //! Subcommands of the binary that live in their own files.
 
 pub mod fgd;
+pub mod import;
