@@ -86,6 +86,8 @@ enum Command {
     Fuzz(cli::fuzz::FuzzArgs),
     /// Replay the Alibaba GPU trace under the FGD paper's policies (docs/fgd.md).
     FgdReplay(cli::fgd::ReplayArgs),
+    /// Convert a trace into a scenario file (`import alibaba-gpu-v2023`, docs/fgd.md).
+    Import(cli::import::ImportArgs),
     /// Check scenario files without running them.
     Validate {
         #[arg(required = true)]
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::bench_cmd(&args),
         Command::Merge(args) => cli::bench::merge_cmd(&args),
         Command::Fuzz(args) => cli::fuzz::fuzz_cmd(&args),
+        Command::Import(args) => cli::import::import_cmd(&args),
         Command::Explain {
             scenario,
             pod,

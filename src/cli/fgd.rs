@@ -67,7 +67,7 @@ fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn load_nodes(path: &Path) -> Result<Vec<Node>> {
+pub fn load_nodes(path: &Path) -> Result<Vec<Node>> {
     let text = read(path)?;
     let yaml = matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -78,15 +78,15 @@ fn load_nodes(path: &Path) -> Result<Vec<Node>> {
     } else {
         trace::nodes_from_csv(&text)
     };
-    nodes.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    nodes.map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 
-fn load_pods(path: &Path) -> Result<Vec<TracePod>> {
-    trace::pods_from_csv(&read(path)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+pub fn load_pods(path: &Path) -> Result<Vec<TracePod>> {
+    trace::pods_from_csv(&read(path)?).map_err(|e| anyhow::anyhow!("{}:{e}", path.display()))
 }
 
 /// Writes `text` to `dest` atomically (temporary file + rename).
-fn write_atomic(dest: &Path, text: &str) -> Result<()> {
+pub fn write_atomic(dest: &Path, text: &str) -> Result<()> {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

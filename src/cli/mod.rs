@@ -3,3 +3,4 @@
 pub mod bench;
 pub mod fgd;
 pub mod fuzz;
+pub mod import;

@@ -28,6 +28,7 @@
 //! This drives [`crate::scheduler::cycle`] directly on a [`Snapshot`]: no API store, no
 //! kubelet, no watch latency, no binding; the plugins and cycle code are the scheduler's.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rand::RngExt;
@@ -36,10 +37,10 @@ use rand::seq::SliceRandom;
 use crate::api::objects::Object;
 use crate::api::objects::node::Node;
 use crate::api::objects::pod::Pod;
-use crate::scheduler::cache::{PodInfo, Snapshot};
+use crate::scheduler::cache::{NodeInfo, PodInfo, Snapshot};
 use crate::scheduler::config::{KubeSchedulerConfiguration, Profile, SchedulerConfig};
 use crate::scheduler::cycle;
-use crate::scheduler::framework::{CycleContext, CycleState};
+use crate::scheduler::framework::{CycleContext, CycleState, MAX_NODE_SCORE};
 use crate::scheduler::gpu::frag::{FragMemo, PodShape, TypicalPod, typical_pods};
 use crate::scheduler::gpu::trace::TracePod;
 use crate::scheduler::gpu::{self, GpuRequest, NodeGpus};
@@ -66,6 +67,9 @@ pub struct Trace {
     /// Pods in file order (the top-up draws from this list).
     pub pods: Vec<TracePod>,
     pods_obj: Vec<Pod>,
+    /// Each pod's shape: rows equal but for the name share one (the fast path's cache key).
+    shape_of: Vec<usize>,
+    num_shapes: usize,
     /// Total milli-GPU of the cluster.
     pub capacity_milli: i64,
     /// The typical pods of the pod list (FGD's distribution and the fragmentation metric).
@@ -85,18 +89,43 @@ impl Trace {
         if pods.is_empty() {
             return Err("the pod list is empty".into());
         }
-        let pods_obj = pods
+        // Rows equal but for the name are one shape: its Pod object and PodShape are built
+        // once (through `TracePod::to_pod`) and copied with the row's name.
+        let mut ids: BTreeMap<(i64, i64, i64, i64, &str), usize> = BTreeMap::new();
+        let mut shape_of = Vec::with_capacity(pods.len());
+        let mut templates: Vec<(Pod, PodShape)> = Vec::new();
+        for p in &pods {
+            let key = (
+                p.milli_cpu,
+                p.memory_mib,
+                p.num_gpu,
+                p.gpu_milli,
+                p.gpu_spec.as_str(),
+            );
+            let next = ids.len();
+            let id = *ids.entry(key).or_insert(next);
+            if id == templates.len() {
+                let pod = p.to_pod()?;
+                let cpu = crate::api::resources::pod_non_zero_requests(&pod.spec).milli_cpu;
+                let shape = PodShape::of(cpu, GpuRequest::from_pod(&pod).as_ref());
+                templates.push((pod, shape));
+            }
+            shape_of.push(id);
+        }
+        let pods_obj: Vec<Pod> = pods
             .iter()
-            .map(TracePod::to_pod)
-            .collect::<Result<Vec<_>, _>>()?;
-        let shapes: Vec<PodShape> = pods_obj
-            .iter()
-            .map(|p| {
-                let cpu = crate::api::resources::pod_non_zero_requests(&p.spec).milli_cpu;
-                PodShape::of(cpu, GpuRequest::from_pod(p).as_ref())
+            .zip(&shape_of)
+            .map(|(p, &id)| {
+                let mut pod = templates[id].0.clone();
+                pod.metadata.name.clone_from(&p.name);
+                pod
             })
             .collect();
+        let shapes: Vec<PodShape> = shape_of.iter().map(|&id| templates[id].1.clone()).collect();
+        let num_shapes = ids.len();
         Ok(Trace {
+            shape_of,
+            num_shapes,
             nodes: nodes
                 .into_iter()
                 .map(|n| Arc::new(Object::Node(n)))
@@ -231,23 +260,276 @@ pub enum TieBreak {
     Random,
 }
 
-/// The node with the highest total, the smallest name among equals.
-fn select_host_by_name(
-    totals: &[i64],
-    nodes: &[&crate::scheduler::cache::NodeInfo],
-) -> Option<usize> {
+/// The node with the highest total, the smallest name among equals (`rank`: each node's
+/// place in name order, by slot).
+fn select_host_by_name(totals: &[i64], nodes: &[&NodeInfo], rank: &[usize]) -> Option<usize> {
     let max = *totals.iter().max()?;
+    let key = |i: usize| rank.get(nodes[i].slot).copied().unwrap_or(usize::MAX);
     (0..totals.len())
         .filter(|&i| totals[i] == max)
-        .min_by(|&a, &b| nodes[a].name.cmp(&nodes[b].name))
+        .min_by(|&a, &b| {
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| nodes[a].name.cmp(&nodes[b].name))
+        })
 }
 
-/// Replays `trace` under `policy` with `seed`.
+/// Each node's place in name order, by slot.
+fn name_ranks(snapshot: &Snapshot) -> Vec<usize> {
+    let mut by_name: Vec<&NodeInfo> = snapshot.nodes().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut rank = vec![usize::MAX; snapshot.nodes().map(|n| n.slot + 1).max().unwrap_or(0)];
+    for (r, n) in by_name.iter().enumerate() {
+        rank[n.slot] = r;
+    }
+    rank
+}
+
+/// How each scheduling cycle of a replay runs. Both give the same curves
+/// (`tests/fgd_replay.rs` compares them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Filter verdicts and raw scores of the row-local plugins ([`row_local`]) are kept per
+    /// (trace row shape, node state) and reused until the node changes; the cluster's
+    /// fragmentation is kept per node state.
+    #[default]
+    Fast,
+    /// The scheduler's `cycle.rs` phases over every node for every pod, and the cluster's
+    /// fragmentation summed from scratch at each sample: the plain re-computation the fast
+    /// path is tested against.
+    Plain,
+}
+
+/// Plugins, besides the scheduler's [`node_local`](crate::scheduler::framework::Plugin::node_local)
+/// ones, whose Filter and Score read nothing but the pod's requests and GPU annotations, the
+/// node's own state and their configuration. They are not `node_local()` in the scheduler
+/// because its node cache tells pods apart by spec and labels, not annotations; here a
+/// cache entry is for one trace-row shape, which fixes the whole pod but its name.
+const ROW_LOCAL: &[&str] = &[
+    "GpuShare",
+    "DotProduct",
+    "GpuClustering",
+    "GpuPacking",
+    "BestFit",
+    "FGD",
+];
+
+/// Whether `plugin`'s Filter and Score results may be reused for another pod of the same
+/// trace-row shape on an unchanged node.
+pub fn row_local(plugin: &dyn crate::scheduler::framework::Plugin) -> bool {
+    plugin.node_local() || ROW_LOCAL.contains(&plugin.name())
+}
+
+/// Score plugins (by position in the profile's score list) whose raw scores are cached.
+const CACHED_SCORES: usize = 2;
+/// Most cache entries (shapes × nodes); shapes past it are not cached (bounded memory).
+const MAX_ENTRIES: usize = 1 << 24;
+
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    /// The [`NodeInfo::generation`](crate::scheduler::cache::NodeInfo::generation) the
+    /// entry is for; `filled` false means empty.
+    generation: u64,
+    filled: bool,
+    feasible: bool,
+    /// Bit `k`: `scores[k]` holds the raw score of the profile's `k`-th score plugin.
+    valid: u8,
+    scores: [i64; CACHED_SCORES],
+}
+
+/// Per (shape, node slot) results of the row-local Filters and Scores.
+struct RowCache {
+    slots: usize,
+    shapes: usize,
+    nodes_generation: u64,
+    entries: Vec<Entry>,
+}
+
+impl RowCache {
+    fn new(snapshot: &Snapshot, shapes: usize) -> RowCache {
+        let slots = snapshot.nodes().map(|n| n.slot + 1).max().unwrap_or(0);
+        let shapes = shapes.min(MAX_ENTRIES / slots.max(1));
+        RowCache {
+            slots,
+            shapes,
+            nodes_generation: snapshot.nodes_generation,
+            entries: vec![Entry::default(); slots * shapes],
+        }
+    }
+
+    /// The entry of `shape` on `node`, emptied when the node changed since it was filled;
+    /// `None` when not cached.
+    fn entry(&mut self, shape: usize, node: &NodeInfo) -> Option<&mut Entry> {
+        if shape >= self.shapes || node.slot >= self.slots {
+            return None;
+        }
+        let e = &mut self.entries[shape * self.slots + node.slot];
+        if !e.filled || e.generation != node.generation {
+            *e = Entry {
+                generation: node.generation,
+                ..Entry::default()
+            };
+        }
+        Some(e)
+    }
+}
+
+/// Replays `trace` under `policy` with `seed` ([`Mode::Fast`]).
 pub fn replay(
     trace: &Trace,
     policy: &str,
     seed: u64,
     tie_break: TieBreak,
+) -> Result<Curve, String> {
+    replay_with(trace, policy, seed, tie_break, Mode::Fast)
+}
+
+/// Buffers reused from one cycle to the next.
+#[derive(Default)]
+struct Buffers {
+    feasible: Vec<usize>,
+    norm: Vec<i64>,
+    totals: Vec<i64>,
+}
+
+/// The chosen node and the devices for the pod there.
+type Placement = (String, Option<Vec<usize>>);
+
+/// Host selection and Reserve over the scored `nodes`.
+fn pick(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    nodes: &[&NodeInfo],
+    totals: &[i64],
+    rank: &[usize],
+    tie_break: TieBreak,
+    rng: &mut crate::sim::RngStream,
+) -> Placement {
+    let pick = match tie_break {
+        TieBreak::Name => select_host_by_name(totals, nodes, rank),
+        TieBreak::Random => cycle::select_host(totals, rng),
+    }
+    .unwrap_or(0);
+    let node = nodes[pick];
+    let devices = gpu::reserve_devices(profile, cx, node, rng);
+    (node.name.clone(), devices)
+}
+
+/// One cycle through `cycle.rs` ([`Mode::Plain`]).
+fn plain_cycle(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    node_cache: &mut crate::scheduler::node_cache::NodeCache,
+    rank: &[usize],
+    tie_break: TieBreak,
+    rng: &mut crate::sim::RngStream,
+) -> Option<Placement> {
+    let mut state = CycleState::default();
+    cycle::pre_filter(profile, cx, &mut state).ok()?;
+    let num_nodes = cx.snapshot.len();
+    let feas = cycle::find_feasible(profile, cx, &state, 0, num_nodes, Some(node_cache));
+    if feas.feasible.is_empty() {
+        return None;
+    }
+    let nodes: Vec<_> = feas.feasible.iter().map(|&i| cx.snapshot.at(i)).collect();
+    let (totals, _) = cycle::prioritize(profile, cx, &mut state, &nodes, false, Some(node_cache));
+    Some(pick(profile, cx, &nodes, &totals, rank, tie_break, rng))
+}
+
+/// One cycle with the row cache ([`Mode::Fast`]): the same phases as [`plain_cycle`] (no
+/// pods are nominated in a replay, so Filter is [`cycle::filter_node`] on every node), the
+/// row-local plugins' results reused for pods of the same `shape` on unchanged nodes.
+#[allow(clippy::too_many_arguments)]
+fn fast_cycle(
+    profile: &Profile,
+    cx: &CycleContext<'_>,
+    cache: &mut RowCache,
+    shape: usize,
+    buf: &mut Buffers,
+    rank: &[usize],
+    tie_break: TieBreak,
+    rng: &mut crate::sim::RngStream,
+) -> Option<Placement> {
+    let mut state = CycleState::default();
+    cycle::pre_filter(profile, cx, &mut state).ok()?;
+    let snapshot = cx.snapshot;
+    if cache.nodes_generation != snapshot.nodes_generation {
+        // A Node was added or changed: the node-local results may differ.
+        *cache = RowCache::new(snapshot, cache.shapes);
+    }
+    let filters = state.active_filters.as_deref().unwrap_or(&profile.filter);
+    let cache_filters = filters.iter().all(|&i| row_local(&*profile.plugins[i]));
+    buf.feasible.clear();
+    for i in 0..snapshot.len() {
+        let node = snapshot.at(i);
+        let ok = match cache.entry(shape, node).filter(|_| cache_filters) {
+            Some(e) if e.filled => e.feasible,
+            Some(e) => {
+                e.feasible = cycle::filter_node(profile, cx, &state, node, None).is_success();
+                e.filled = true;
+                e.feasible
+            }
+            None => cycle::filter_node(profile, cx, &state, node, None).is_success(),
+        };
+        if ok {
+            buf.feasible.push(i);
+        }
+    }
+    if buf.feasible.is_empty() {
+        return None;
+    }
+    let nodes: Vec<&NodeInfo> = buf.feasible.iter().map(|&i| snapshot.at(i)).collect();
+    // PreScore, Score, NormalizeScore as `cycle::prioritize`.
+    for &i in &profile.pre_score {
+        let s = profile.plugins[i].pre_score(cx, &mut state, &nodes);
+        if s.is_skip() && !state.skip_score.contains(&i) {
+            state.skip_score.push(i);
+        }
+    }
+    buf.totals.clear();
+    buf.totals.resize(nodes.len(), 0);
+    buf.norm.resize(nodes.len(), 0);
+    for (k, &(i, weight)) in profile.score.iter().enumerate() {
+        if state.skip_score.contains(&i) {
+            continue;
+        }
+        let p = &profile.plugins[i];
+        let norm = &mut buf.norm[..nodes.len()];
+        if k < CACHED_SCORES && cache_filters && row_local(&**p) {
+            let bit = 1u8 << k;
+            for (s, n) in norm.iter_mut().zip(&nodes) {
+                *s = match cache.entry(shape, n) {
+                    // The entry was filled by this cycle's Filter pass (it is feasible).
+                    Some(e) if e.valid & bit != 0 => e.scores[k],
+                    Some(e) => {
+                        let v = p.score(cx, &state, n);
+                        e.scores[k] = v;
+                        e.valid |= bit;
+                        v
+                    }
+                    None => p.score(cx, &state, n),
+                };
+            }
+        } else {
+            for (s, n) in norm.iter_mut().zip(&nodes) {
+                *s = p.score(cx, &state, n);
+            }
+        }
+        p.normalize(cx, &state, norm);
+        for (t, s) in buf.totals.iter_mut().zip(norm.iter()) {
+            *t += (*s).clamp(0, MAX_NODE_SCORE) * weight;
+        }
+    }
+    Some(pick(profile, cx, &nodes, &buf.totals, rank, tie_break, rng))
+}
+
+/// Replays `trace` under `policy` with `seed`, each cycle run as `mode` says.
+pub fn replay_with(
+    trace: &Trace,
+    policy: &str,
+    seed: u64,
+    tie_break: TieBreak,
+    mode: Mode,
 ) -> Result<Curve, String> {
     if !POLICIES.contains(&policy) {
         return Err(format!("unknown policy {policy:?} (one of {POLICIES:?})"));
@@ -263,16 +545,31 @@ pub fn replay(
         snapshot.upsert_node(n.clone());
     }
     let mut metric = FragMemo::new(trace.typical.clone());
+    // Each node's fragmentation for the metric, by slot, with the generation it is for.
+    let mut node_frag: Vec<Option<(u64, f64)>> = Vec::new();
     let cap = trace.capacity_milli;
     let mut samples = Vec::with_capacity(MAX_ARRIVED_PCT as usize + 1);
     let mut record = |k: u32, snap: &Snapshot, alloc: i64, arrived: usize, failed: usize| {
-        let frag = snap
-            .nodes()
-            .map(|n| {
-                let (cpu, left, model) = gpu::node_free(n);
-                metric.frag(cpu, left, model)
-            })
-            .sum();
+        let mut frag = 0.0;
+        for n in snap.nodes() {
+            let (cpu, left, model) = gpu::node_free(n);
+            frag += match mode {
+                Mode::Plain => metric.frag(cpu, left, model),
+                Mode::Fast => {
+                    if node_frag.len() <= n.slot {
+                        node_frag.resize(n.slot + 1, None);
+                    }
+                    match node_frag[n.slot] {
+                        Some((g, v)) if g == n.generation => v,
+                        _ => {
+                            let v = metric.frag(cpu, left, model);
+                            node_frag[n.slot] = Some((n.generation, v));
+                            v
+                        }
+                    }
+                }
+            };
+        }
         samples.push(Sample {
             arrived_pct: k,
             allocated_milli: alloc,
@@ -284,8 +581,10 @@ pub fn replay(
     record(0, &snapshot, 0, 0, 0);
     let mut next_k = 1u32;
     let (mut arrived_milli, mut alloc_milli, mut failed) = (0i64, 0i64, 0usize);
-    let num_nodes = snapshot.len();
     let mut node_cache = crate::scheduler::node_cache::NodeCache::default();
+    let mut row_cache = RowCache::new(&snapshot, trace.num_shapes);
+    let mut buf = Buffers::default();
+    let rank = name_ranks(&snapshot);
     for (count, &(idx, copy)) in arrivals.iter().enumerate() {
         let tp = &trace.pods[idx];
         let mut pod = trace.pods_obj[idx].clone();
@@ -295,47 +594,34 @@ pub fn replay(
         let Some(mut info) = PodInfo::new(Arc::new(Object::Pod(pod))) else {
             return Err("internal: not a pod".into());
         };
-        node_cache.begin(&info, snapshot.nodes_generation);
         let placed = {
             let cx = CycleContext {
                 pod: info.pod(),
                 info: &info,
                 snapshot: &snapshot,
             };
-            let mut state = CycleState::default();
-            match cycle::pre_filter(&profile, &cx, &mut state) {
-                Err(_) => None,
-                Ok(()) => {
-                    let feas = cycle::find_feasible(
+            match mode {
+                Mode::Plain => {
+                    node_cache.begin(&info, snapshot.nodes_generation);
+                    plain_cycle(
                         &profile,
                         &cx,
-                        &state,
-                        0,
-                        num_nodes,
-                        Some(&mut node_cache),
-                    );
-                    if feas.feasible.is_empty() {
-                        None
-                    } else {
-                        let nodes: Vec<_> = feas.feasible.iter().map(|&i| snapshot.at(i)).collect();
-                        let (totals, _) = cycle::prioritize(
-                            &profile,
-                            &cx,
-                            &mut state,
-                            &nodes,
-                            false,
-                            Some(&mut node_cache),
-                        );
-                        let pick = match tie_break {
-                            TieBreak::Name => select_host_by_name(&totals, &nodes),
-                            TieBreak::Random => cycle::select_host(&totals, &mut sched_rng),
-                        }
-                        .unwrap_or(0);
-                        let node = nodes[pick];
-                        let devices = gpu::reserve_devices(&profile, &cx, node, &mut sched_rng);
-                        Some((node.name.clone(), devices))
-                    }
+                        &mut node_cache,
+                        &rank,
+                        tie_break,
+                        &mut sched_rng,
+                    )
                 }
+                Mode::Fast => fast_cycle(
+                    &profile,
+                    &cx,
+                    &mut row_cache,
+                    trace.shape_of[idx],
+                    &mut buf,
+                    &rank,
+                    tie_break,
+                    &mut sched_rng,
+                ),
             }
         };
         match placed {

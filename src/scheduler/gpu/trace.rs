@@ -13,7 +13,9 @@
 //!   `gpu-count` (only when `num_gpu` ≠ 0) and `gpu-card-model` = `gpu_spec` (when set).
 //!   Creation, deletion and scheduling times are ignored, as in the paper's runs.
 //!
-//! The library does no file IO: callers pass the files' text.
+//! The library does no file IO: callers pass the files' text. Errors start with the line
+//! (`12: gpu_milli: not a non-negative number: "x"`; the node YAML: `line:column: ...`),
+//! so a caller prefixes the file name and a colon to get `file:line: ...`.
 
 use crate::api::objects::node::Node;
 use crate::api::objects::pod::Pod;
@@ -93,7 +95,7 @@ fn int(
         .ok()
         .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e15)
         .map(|f| f as i64)
-        .ok_or_else(|| format!("line {line}: {name}: not a non-negative number: {v:?}"))
+        .ok_or_else(|| format!("{line}: {name}: not a non-negative number: {v:?}"))
 }
 
 fn read_rows(
@@ -104,20 +106,23 @@ fn read_rows(
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| e.to_string())?.clone();
+    let headers = rdr.headers().map_err(|e| format!("1: {e}"))?.clone();
     for r in required {
         if !headers.iter().any(|h| h.trim() == *r) {
             return Err(format!(
-                "missing column {r:?} (header: {:?})",
+                "1: missing column {r:?} (header: {:?})",
                 headers.iter().collect::<Vec<_>>().join(",")
             ));
         }
     }
     for (i, rec) in rdr.records().enumerate() {
         if i >= MAX_ROWS {
-            return Err(format!("more than {MAX_ROWS} rows"));
+            return Err(format!("{}: more than {MAX_ROWS} rows", i + 2));
         }
-        let rec = rec.map_err(|e| e.to_string())?;
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(i as u64 + 2, |p| p.line());
+            format!("{line}: {e}")
+        })?;
         let line = rec.position().map_or(i as u64 + 2, |p| p.line());
         row(&rec, &headers, line)?;
     }
@@ -133,7 +138,7 @@ pub fn pods_from_csv(text: &str) -> Result<Vec<TracePod>, String> {
         |rec, h, line| {
             let name = field(rec, h, "name").to_string();
             if name.is_empty() {
-                return Err(format!("line {line}: empty name"));
+                return Err(format!("{line}: empty name"));
             }
             out.push(TracePod {
                 name,
@@ -177,7 +182,7 @@ pub fn nodes_from_csv(text: &str) -> Result<Vec<Node>, String> {
                 "metadata": {"name": name, "labels": labels},
                 "status": {"capacity": alloc.clone(), "allocatable": alloc},
             }))
-            .map_err(|e| format!("line {line}: {e}"))?;
+            .map_err(|e| format!("{line}: {e}"))?;
             out.push(node);
             Ok(())
         },
