@@ -12,7 +12,8 @@
 //! no behaviours. Everything is stated in integers (seconds, millicores) so the YAML is
 //! exact.
 //!
-//! Not generated yet: required node affinity and `DoNotSchedule` spreading
+//! Not generated yet: network partitions (`networkPartition` waits for the network model,
+//! which another change is adding), required node affinity and `DoNotSchedule` spreading
 //! (they make "capacity allows" hard to state; see `docs/properties.md`), scaling.
 
 use proptest::collection::vec;
@@ -117,8 +118,6 @@ pub enum FaultKind {
     /// Node index into [`FuzzCase::node_names`] (modulo).
     NodeCrash(u32),
     KubeletStop(u32),
-    /// `networkPartition` of a node from the control plane.
-    Partition(u32),
     /// Zone index (modulo the zones in use).
     ZoneOutage(u32),
     ControlPlaneOutage,
@@ -230,7 +229,6 @@ fn fault() -> impl Strategy<Value = Fault> {
     let kind = prop_oneof![
         (0u32..6).prop_map(FaultKind::NodeCrash),
         (0u32..6).prop_map(FaultKind::KubeletStop),
-        (0u32..6).prop_map(FaultKind::Partition),
         (0u32..2).prop_map(FaultKind::ZoneOutage),
         Just(FaultKind::ControlPlaneOutage),
         (0u32..6).prop_map(FaultKind::Drain),
@@ -556,10 +554,6 @@ impl FuzzCase {
                 ),
                 FaultKind::KubeletStop(n) => format!(
                     "{{name: f{i}-kubelet-stop, at: {at}s, duration: {d}s, kubeletStop: {{node: {}}}}}",
-                    self.node_at(*n)
-                ),
-                FaultKind::Partition(n) => format!(
-                    "{{name: f{i}-partition, at: {at}s, duration: {d}s, networkPartition: {{from: {{node: {}}}, to: {{controlPlane: true}}}}}}",
                     self.node_at(*n)
                 ),
                 FaultKind::ZoneOutage(z) => format!(
