@@ -217,7 +217,7 @@ pub fn civil(days: u64) -> (u64, u32, u32) {
 }
 
 /// Days from 1970-01-01 to the given date (year ≥ 1970).
-fn days_from_civil(y: u64, m: u32, d: u32) -> u64 {
+pub fn days_from_civil(y: u64, m: u32, d: u32) -> u64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y / 400;
     let yoe = y - era * 400;

@@ -163,7 +163,7 @@ fn from_secs_f64(s: f64) -> SimDuration {
 }
 
 /// A standard normal draw (Box–Muller).
-fn standard_normal(rng: &mut RngStream) -> f64 {
+pub(crate) fn standard_normal(rng: &mut RngStream) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]
     let u2: f64 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()

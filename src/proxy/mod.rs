@@ -60,8 +60,8 @@ pub struct Dataplane {
     services: BTreeMap<String, Arc<ServiceRules>>,
     /// Nodes whose kube-proxy is cut off: the rules they had then.
     frozen: BTreeMap<String, BTreeMap<String, Arc<ServiceRules>>>,
-    /// Per (node, Service) balancer state (looked up, never iterated).
-    state: HashMap<(String, String), BalancerState>,
+    /// Balancer state by node, then Service (looked up, never iterated).
+    state: HashMap<String, HashMap<String, BalancerState>>,
     /// Bumped at every rules change (lets traffic cache per-node verdicts).
     pub generation: u64,
 }
@@ -77,9 +77,15 @@ impl Dataplane {
 
     /// The balancer state of `node`'s kube-proxy for `service`.
     pub fn balancer(&mut self, node: &str, service: &str) -> &mut BalancerState {
-        self.state
-            .entry((node.to_string(), service.to_string()))
-            .or_default()
+        // Allocates the keys only the first time a node serves a Service.
+        if !self.state.contains_key(node) {
+            self.state.insert(node.to_string(), HashMap::new());
+        }
+        let per_node = self.state.get_mut(node).expect("inserted above");
+        if !per_node.contains_key(service) {
+            per_node.insert(service.to_string(), BalancerState::default());
+        }
+        per_node.get_mut(service).expect("inserted above")
     }
 
     fn set(&mut self, service: String, rules: Option<ServiceRules>) {
@@ -102,7 +108,7 @@ impl Dataplane {
             }
         } else if self.frozen.remove(node).is_some() {
             // Reconnected (or rebooted): the kernel state is rebuilt from scratch.
-            self.state.retain(|(n, _), _| n != node);
+            self.state.remove(node);
             self.generation += 1;
         }
     }

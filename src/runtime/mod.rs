@@ -587,7 +587,7 @@ impl Cluster {
             memory_requested_ratio: output::format_ratio(s.requested_memory, s.allocatable_memory),
         };
         self.metrics.write(&row);
-        if self.world.traffic.enabled {
+        if self.world.traffic.enabled() {
             let rows = self.world.traffic.take_interval();
             if let Some(w) = &mut self.services {
                 for (service, counts) in rows {

@@ -145,16 +145,18 @@ impl Counts {
 /// Every Service's counts: the current sample interval and the whole run.
 #[derive(Clone, Debug, Default)]
 pub struct TrafficMetrics {
-    /// Whether the scenario has traffic (services.csv is written only then).
-    pub enabled: bool,
     interval: BTreeMap<String, Counts>,
     total: BTreeMap<String, Counts>,
 }
 
 impl TrafficMetrics {
+    /// Whether any Service has traffic (services.csv gets rows only then).
+    pub fn enabled(&self) -> bool {
+        !self.total.is_empty()
+    }
+
     /// Makes sure `service` has a row even before its first request.
     pub fn declare(&mut self, service: &str) {
-        self.enabled = true;
         self.interval.entry(service.to_string()).or_default();
         self.total.entry(service.to_string()).or_default();
     }

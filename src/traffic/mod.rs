@@ -244,25 +244,25 @@ impl Traffic {
         if cacheable
             && let Some((ng, dg, list)) = &self.sources[i].entries
             && *ng == self.nodes_generation
-            && (*dg == dp_gen || !matches!(self.sources[i].spec.from, spec::From::Client(_)))
+            && (*dg == dp_gen || !matches!(self.sources[i].spec.from, spec::Origin::Client(_)))
         {
             return list.clone();
         }
         let key = self.sources[i].key.clone();
         let list: Vec<String> = match &self.sources[i].spec.from {
-            spec::From::Node(n) => self
+            spec::Origin::Node(n) => self
                 .nodes
                 .get(n)
                 .filter(|t| t.alive())
                 .map(|_| vec![n.clone()])
                 .unwrap_or_default(),
-            spec::From::Zone(z) => self
+            spec::Origin::Zone(z) => self
                 .nodes
                 .iter()
                 .filter(|(_, t)| t.alive() && &t.zone == z)
                 .map(|(n, _)| n.clone())
                 .collect(),
-            spec::From::Client(c) => self
+            spec::Origin::Client(c) => self
                 .nodes
                 .iter()
                 .filter(|(n, t)| {
@@ -293,10 +293,7 @@ impl Traffic {
             return;
         }
         let (class, exact) = (
-            match self.sources[i].spec.from {
-                spec::From::Client(_) => TrafficClass::External,
-                _ => TrafficClass::Internal,
-            },
+            self.sources[i].spec.from.class(),
             self.sources[i].spec.method == Method::Exact,
         );
         let src = &mut self.sources[i];
@@ -426,11 +423,7 @@ impl Traffic {
         }
         // The network between the clients and the pod's node (the path through the entry
         // node is approximated by the clients' place to the pod's node).
-        let origin = match &src.spec.from {
-            spec::From::Client(c) => Place::Client(c),
-            spec::From::Zone(z) => Place::Zone(z),
-            spec::From::Node(n) => Place::Node(n),
-        };
+        let origin = src.spec.from.place();
         let to = Place::Node(&pod.node);
         let (n, one_way) = if src.spec.method == Method::Exact {
             match ctx.network().sample(origin, to, &mut src.rng) {
@@ -466,12 +459,12 @@ impl Traffic {
             return;
         }
         let c = src.spec.concurrency as usize;
-        if pod.servers.len() < c {
-            pod.servers.resize(c, SimTime::ZERO);
-        }
         let service = src.spec.service_time.sample(&mut src.rng);
         let latency = if src.spec.method == Method::Exact {
             // Multi-server FIFO: the earliest-free server takes the request.
+            if pod.servers.len() < c {
+                pod.servers.resize(c, SimTime::ZERO);
+            }
             let (slot, free) = pod
                 .servers
                 .iter()
@@ -738,9 +731,7 @@ fn poisson(mean: f64, rng: &mut RngStream) -> u64 {
         return 0;
     }
     if mean > 30.0 {
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        let z = crate::kubelet::behavior::standard_normal(rng);
         return (mean + mean.sqrt() * z).round().max(0.0) as u64;
     }
     let limit = (-mean).exp();

@@ -72,7 +72,7 @@ pub struct SourceSpec {
     pub service: String,
     /// Where requests come from. Default: `{client: internet}` (external traffic).
     #[serde(default)]
-    pub from: From,
+    pub from: Origin,
     /// Requests per second (constant or Poisson, per `arrival`).
     #[serde(default)]
     pub rate: Option<f64>,
@@ -109,7 +109,7 @@ pub struct SourceSpec {
 /// Where requests come from.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub enum From {
+pub enum Origin {
     /// A named client location outside the cluster (`internet` is always there): the
     /// requests go to a node port (external traffic policy).
     Client(String),
@@ -120,9 +120,29 @@ pub enum From {
     Node(String),
 }
 
-impl Default for From {
+impl Origin {
+    /// Where the clients are on the network.
+    pub fn place(&self) -> crate::network::Place<'_> {
+        use crate::network::Place;
+        match self {
+            Origin::Client(c) => Place::Client(c),
+            Origin::Zone(z) => Place::Zone(z),
+            Origin::Node(n) => Place::Node(n),
+        }
+    }
+
+    /// Outside clients use the external traffic policy, in-cluster ones the internal.
+    pub fn class(&self) -> crate::proxy::TrafficClass {
+        match self {
+            Origin::Client(_) => crate::proxy::TrafficClass::External,
+            _ => crate::proxy::TrafficClass::Internal,
+        }
+    }
+}
+
+impl Default for Origin {
     fn default() -> Self {
-        From::Client("internet".into())
+        Origin::Client("internet".into())
     }
 }
 
@@ -165,7 +185,7 @@ pub struct Source {
     pub name: String,
     pub namespace: String,
     pub service: String,
-    pub from: From,
+    pub from: Origin,
     pub poisson: bool,
     /// (from, rate) in time order; the first starts at 0.
     pub steps: Vec<(SimDuration, f64)>,
@@ -406,7 +426,8 @@ fn parse_timestamp(s: &str) -> Option<f64> {
         t.next()?.parse::<i64>().ok()?,
     );
     let sec: f64 = t.next()?.parse().ok()?;
-    if !(1..=12).contains(&m)
+    if y < 1970
+        || !(1..=12).contains(&m)
         || !(1..=31).contains(&day)
         || h > 23
         || mi > 59
@@ -414,18 +435,8 @@ fn parse_timestamp(s: &str) -> Option<f64> {
     {
         return None;
     }
-    Some((days_from_civil(y, m, day) * 86_400 + h * 3600 + mi * 60) as f64 + sec)
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let days = crate::api::cron::days_from_civil(y as u64, m as u32, day as u32);
+    Some((days as i64 * 86_400 + h * 3600 + mi * 60) as f64 + sec)
 }
 
 #[cfg(test)]
