@@ -2,7 +2,9 @@
 //! InterPodAffinity's term counts, kept current pod by pod) against plain re-computation:
 //! on random clusters and workloads, with pods deleted and added mid-run, a scheduler with
 //! the memo and its node cache ([`kubesim::scheduler::node_cache`]) and one that recomputes
-//! everything each cycle write byte-identical outputs.
+//! everything each cycle write byte-identical outputs. Services select apps `a` (in ns0) and
+//! `b` (in ns1), so pods without constraints of their own get PodTopologySpread's system
+//! default constraints (Filter skips them; PreScore and Score read the memo).
 
 mod common;
 
@@ -26,7 +28,9 @@ struct PodSpec {
     /// (key, maxSkew, DoNotSchedule)
     spread: Option<(usize, i32, bool)>,
     cpu: u32,
-    /// Tolerates the `big` pool's PreferNoSchedule taint; prefers (weight) or requires the
+    /// Tolerates the `big` pool's PreferNoSchedule taint and the `bare` node's NoSchedule
+    /// one (that node has no zone label: the system default spreading's case of a node
+    /// lacking a key); prefers (weight) or requires the
     /// `big` pool; runs the image the `big` nodes have.
     tolerate: bool,
     prefer_big: Option<i32>,
@@ -136,7 +140,7 @@ fn pod_yaml(name: &str, p: &PodSpec) -> String {
         format!("affinity: {{{}}}, ", affinity.trim_end_matches(", "))
     };
     let tolerations = if p.tolerate {
-        "tolerations: [{key: big, operator: Exists, effect: PreferNoSchedule}], "
+        "tolerations: [{key: big, operator: Exists, effect: PreferNoSchedule}, {key: bare, operator: Exists, effect: NoSchedule}], "
     } else {
         ""
     };
@@ -157,7 +161,7 @@ fn pod_yaml(name: &str, p: &PodSpec) -> String {
 
 fn scenario(nodes: usize, pods: &[PodSpec]) -> String {
     let mut s = format!(
-        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: memo}}\nspec:\n  seed: 7\n  duration: 1m\n  cluster:\n    nodePools:\n      - {{name: n, count: {nodes}, zones: [a, b, c], template: {{status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}}}\n      - {{name: big, count: 2, zones: [a, b], template: {{metadata: {{labels: {{pool: big}}}}, spec: {{taints: [{{key: big, effect: PreferNoSchedule}}]}}, status: {{capacity: {{cpu: \"4\", memory: 16Gi, pods: \"110\"}}, images: [{{names: [\"big:1\"], sizeBytes: 500000000}}]}}}}}}\n  objects:\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns0, labels: {{team: x}}}}}}\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns1}}}}\n"
+        "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: memo}}\nspec:\n  seed: 7\n  duration: 1m\n  cluster:\n    nodePools:\n      - {{name: n, count: {nodes}, zones: [a, b, c], template: {{status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}}}\n      - {{name: big, count: 2, zones: [a, b], template: {{metadata: {{labels: {{pool: big}}}}, spec: {{taints: [{{key: big, effect: PreferNoSchedule}}]}}, status: {{capacity: {{cpu: \"4\", memory: 16Gi, pods: \"110\"}}, images: [{{names: [\"big:1\"], sizeBytes: 500000000}}]}}}}}}\n      - {{name: bare, count: 1, template: {{spec: {{taints: [{{key: bare, effect: NoSchedule}}]}}, status: {{capacity: {{cpu: \"2\", memory: 8Gi, pods: \"110\"}}}}}}}}\n  objects:\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns0, labels: {{team: x}}}}}}\n    - {{apiVersion: v1, kind: Namespace, metadata: {{name: ns1}}}}\n    - {{apiVersion: v1, kind: Service, metadata: {{name: sa, namespace: ns0}}, spec: {{selector: {{app: a}}, ports: [{{port: 80}}]}}}}\n    - {{apiVersion: v1, kind: Service, metadata: {{name: sb, namespace: ns1}}, spec: {{selector: {{app: b}}, ports: [{{port: 80}}]}}}}\n"
     );
     for (i, p) in pods.iter().enumerate() {
         s.push_str(&format!("    - {}\n", pod_yaml(&format!("p{i}"), p)));

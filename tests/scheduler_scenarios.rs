@@ -278,7 +278,7 @@ fn memoized_spread_counts_match_a_plain_recount() {
                 recount(s, "default", &sel, "zone")
             })
         };
-        assert_eq!(query(&s), recount(&s, "default", &sel, "zone"));
+        assert_eq!(*query(&s), recount(&s, "default", &sel, "zone"));
         for step in 0..60 {
             let name = format!("p{}", rng.random_range(0..15u32));
             if rng.random_range(0..4u32) == 0 {
@@ -302,7 +302,7 @@ fn memoized_spread_counts_match_a_plain_recount() {
                 panic!("seed {seed} step {step}: memo dropped")
             });
             assert_eq!(
-                memo,
+                *memo,
                 recount(&s, "default", &sel, "zone"),
                 "seed {seed} step {step}"
             );

@@ -62,7 +62,7 @@ use crate::sim::SimDuration;
 use super::history::{CONTROLLER_REVISION_HASH_LABEL, template_hash};
 use super::pods::{
     Expectations, availability, claim_pods, controller_ref, create_pod, is_ready,
-    pod_from_template, pods_in_namespace, slow_start_batch,
+    pod_from_template, slow_start_batch,
 };
 use super::workqueue::WorkQueue;
 
@@ -329,7 +329,7 @@ struct Placement {
 pub struct DaemonSetController {
     sets: BTreeMap<ObjectKey, Arc<Object>>,
     nodes: BTreeMap<String, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: super::pod_index::PodIndex,
     queue: WorkQueue<ObjectKey>,
     expectations: BTreeMap<ObjectKey, Expectations>,
     failed_backoff: Backoff<(ObjectKey, String)>,
@@ -340,7 +340,7 @@ impl Default for DaemonSetController {
         DaemonSetController {
             sets: BTreeMap::new(),
             nodes: BTreeMap::new(),
-            pods: BTreeMap::new(),
+            pods: Default::default(),
             queue: WorkQueue::new(),
             expectations: BTreeMap::new(),
             failed_backoff: Backoff::new(FAILED_POD_BACKOFF),
@@ -477,7 +477,7 @@ impl DaemonSetController {
         let deleting = ds.metadata.deletion_timestamp.is_some();
         let owner = controller_ref("apps/v1", "DaemonSet", &obj);
         let selector = selector_of(ds);
-        let candidates = pods_in_namespace(&self.pods, &key.namespace);
+        let candidates = self.pods.claim_candidates(&key.namespace, &owner.uid);
         let owned = claim_pods(ctx, candidates, &selector, &owner, deleting, |_| true);
         let hash = template_hash(&ds.spec.template, ds.status.collision_count);
 

@@ -50,7 +50,7 @@ use crate::api::{ApiError, WatchEvent, WatchEventType, WatchFilter};
 use crate::runtime::{Component, Context, EventRecord, EventType};
 use crate::sim::{SimDuration, SimTime};
 
-use super::pods::{is_ready, pods_in_namespace};
+use super::pods::is_ready;
 use super::workqueue::WorkQueue;
 
 /// Upstream `DeletionTimeout`: how long an evicted pod counts as being deleted.
@@ -63,7 +63,7 @@ const WATCH_PODS: usize = 1;
 #[derive(Default)]
 pub struct DisruptionController {
     pdbs: BTreeMap<ObjectKey, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: super::pod_index::PodIndex,
     queue: WorkQueue<ObjectKey>,
 }
 
@@ -342,11 +342,11 @@ impl DisruptionController {
                 return Err(e);
             }
         };
-        let objs = pods_in_namespace(&self.pods, &pdb.metadata.namespace);
+        let objs = self.pods.selecting(&pdb.metadata.namespace, &selector);
         let pods: Vec<&Pod> = objs
             .iter()
             .filter_map(|(_, o)| match &**o {
-                Object::Pod(p) if selector.matches(&p.metadata.labels) => Some(p),
+                Object::Pod(p) => Some(p),
                 _ => None,
             })
             .collect();

@@ -47,7 +47,7 @@ use crate::api::selector::Selector;
 use crate::api::{DeleteOptions, WatchEvent, WatchEventType, WatchFilter};
 use crate::runtime::{Component, Context};
 
-use super::pods::{is_ready, pods_in_namespace};
+use super::pods::is_ready;
 use super::workqueue::WorkQueue;
 
 /// Upstream `--max-endpoints-per-slice` default.
@@ -72,7 +72,7 @@ type PortsKey = Vec<(String, Protocol, i32)>;
 #[derive(Default)]
 pub struct EndpointSliceController {
     services: BTreeMap<ObjectKey, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: super::pod_index::PodIndex,
     /// Node name → zone label (empty when none).
     zones: BTreeMap<String, String>,
     /// Our slices by Service key, then slice name.
@@ -279,9 +279,9 @@ impl EndpointSliceController {
         let selector = Selector::from_map(&svc.spec.selector);
         // Desired endpoints, grouped by port set, keyed by pod name.
         let mut desired: BTreeMap<PortsKey, BTreeMap<String, Endpoint>> = BTreeMap::new();
-        for (_, o) in pods_in_namespace(&self.pods, &key.namespace) {
+        for (_, o) in self.pods.selecting(&key.namespace, &selector) {
             let Object::Pod(p) = &*o else { continue };
-            if !selector.matches(&p.metadata.labels) || !should_pod_be_in_endpoints(p) {
+            if !should_pod_be_in_endpoints(p) {
                 continue;
             }
             let zone = self.zones.get(&p.spec.node_name).cloned();

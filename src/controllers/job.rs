@@ -525,7 +525,7 @@ struct JobState {
 /// The component.
 pub struct JobController {
     jobs: BTreeMap<ObjectKey, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: super::pod_index::PodIndex,
     queue: WorkQueue<ObjectKey>,
     state: BTreeMap<ObjectKey, JobState>,
 }
@@ -541,7 +541,7 @@ impl Default for JobController {
     fn default() -> Self {
         JobController {
             jobs: BTreeMap::new(),
-            pods: BTreeMap::new(),
+            pods: Default::default(),
             queue: WorkQueue::with_retry(API_BACKOFF, MAX_API_BACKOFF),
             state: BTreeMap::new(),
         }
@@ -701,13 +701,8 @@ impl JobController {
             .get(key)
             .is_none_or(|s| s.expectations.satisfied(now));
 
-        let candidates: Vec<(ObjectKey, Arc<Object>)> = self
-            .pods
-            .range(ObjectKey::new(Kind::Pod, key.namespace.clone(), String::new())..)
-            .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == key.namespace)
-            .map(|(k, o)| (k.clone(), o.clone()))
-            .collect();
         let oref = controller_ref("batch/v1", "Job", &obj);
+        let candidates = self.pods.claim_candidates(&key.namespace, &oref.uid);
         let owned = claim_pods(
             ctx,
             candidates,

@@ -35,6 +35,7 @@ pub mod endpointslice;
 pub mod history;
 pub mod job;
 pub mod nodelifecycle;
+pub mod pod_index;
 pub mod podgc;
 pub mod pods;
 pub mod rank;

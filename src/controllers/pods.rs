@@ -267,17 +267,6 @@ pub fn owners_selecting(
         .collect()
 }
 
-/// The pods of `namespace` in a cache keyed by [`ObjectKey`] (a range scan).
-pub fn pods_in_namespace(
-    pods: &BTreeMap<ObjectKey, Arc<Object>>,
-    namespace: &str,
-) -> Vec<(ObjectKey, Arc<Object>)> {
-    pods.range(ObjectKey::new(Kind::Pod, namespace.to_string(), String::new())..)
-        .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == namespace)
-        .map(|(k, o)| (k.clone(), o.clone()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ use crate::sim::SimDuration;
 
 use super::pods::{
     Expectations, availability, claim_pods, controller_ref, create_pod, pod_from_template,
-    pods_in_namespace, slow_start_batch,
+    slow_start_batch,
 };
 use super::rank::{RankedPod, sort_for_deletion};
 use super::workqueue::WorkQueue;
@@ -48,7 +48,7 @@ const WATCH_PODS: usize = 1;
 #[derive(Default)]
 pub struct ReplicaSetController {
     sets: BTreeMap<ObjectKey, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: super::pod_index::PodIndex,
     queue: WorkQueue<ObjectKey>,
     expectations: BTreeMap<ObjectKey, Expectations>,
 }
@@ -192,8 +192,8 @@ impl ReplicaSetController {
         let set_ref = format!("{kind_name}/{}/{}", key.namespace, key.name);
 
         // Claim: adopt matching orphans, release owned pods that no longer match.
-        let candidates = pods_in_namespace(&self.pods, &key.namespace);
         let oref = self.owner_ref(&set, &v);
+        let candidates = self.pods.claim_candidates(&key.namespace, &oref.uid);
         let owned = claim_pods(ctx, candidates, &v.selector, &oref, v.deleting, |_| true);
         let active: Vec<&Pod> = owned
             .iter()
@@ -327,17 +327,12 @@ impl ReplicaSetController {
             .filter_map(|(_, o)| view(o).map(|v| v.selector))
             .collect();
         let mut seen = BTreeSet::new();
-        for (_, obj) in self
-            .pods
-            .range(ObjectKey::new(Kind::Pod, ns.clone(), String::new())..)
-            .take_while(|(k, _)| k.kind == Kind::Pod && k.namespace == ns)
-        {
-            let Object::Pod(p) = &**obj else { continue };
-            if is_active(p)
-                && siblings.iter().any(|s| s.matches(&p.metadata.labels))
-                && seen.insert(p.metadata.uid.as_str())
-            {
-                *on_node.entry(p.spec.node_name.clone()).or_insert(0) += 1;
+        for s in &siblings {
+            for (_, obj) in self.pods.selecting(&ns, s) {
+                let Object::Pod(p) = &*obj else { continue };
+                if is_active(p) && seen.insert(p.metadata.uid.clone()) {
+                    *on_node.entry(p.spec.node_name.clone()).or_insert(0) += 1;
+                }
             }
         }
         on_node

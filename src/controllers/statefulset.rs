@@ -57,8 +57,7 @@ use crate::sim::SimDuration;
 
 use super::history::{CONTROLLER_REVISION_HASH_LABEL, template_hash};
 use super::pods::{
-    availability, claim_pods, controller_ref, is_ready, pod_from_template, pods_in_namespace,
-    slow_start_batch,
+    availability, claim_pods, controller_ref, is_ready, pod_from_template, slow_start_batch,
 };
 use super::workqueue::WorkQueue;
 
@@ -220,7 +219,7 @@ enum Step {
 #[derive(Default)]
 pub struct StatefulSetController {
     sets: BTreeMap<ObjectKey, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: super::pod_index::PodIndex,
     queue: WorkQueue<ObjectKey>,
     /// Templates by revision name, per set (in place of ControllerRevisions).
     history: BTreeMap<ObjectKey, BTreeMap<String, PodTemplateSpec>>,
@@ -457,7 +456,7 @@ impl StatefulSetController {
         let owner = controller_ref("apps/v1", "StatefulSet", &obj);
         let selector = selector_of(set);
         let name = set.metadata.name.clone();
-        let candidates = pods_in_namespace(&self.pods, &key.namespace);
+        let candidates = self.pods.claim_candidates(&key.namespace, &owner.uid);
         let deleting = set.metadata.deletion_timestamp.is_some();
         let owned = claim_pods(ctx, candidates, &selector, &owner, deleting, |p| {
             parent_and_ordinal(&p.metadata.name).is_some_and(|(parent, _)| parent == name)

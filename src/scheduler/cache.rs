@@ -458,7 +458,8 @@ struct SpreadCounts {
     selector: crate::api::selector::Selector,
     key: String,
     required_keys: Vec<String>,
-    counts: HashMap<String, i64>,
+    /// Shared with cycles (copy-on-write when a cycle still holds it).
+    counts: Arc<HashMap<String, i64>>,
 }
 
 /// One topology key's values interned to small ids, and each node's id, so a per-node
@@ -472,6 +473,8 @@ pub struct DomainIds {
     /// Value -> id; ids are indexes into `values`.
     ids: HashMap<String, u32>,
     values: Vec<String>,
+    /// Nodes that have the label.
+    labelled: usize,
 }
 
 impl DomainIds {
@@ -497,6 +500,11 @@ impl DomainIds {
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Whether no two nodes share a value (so a count by value is a count by node).
+    pub fn one_node_per_value(&self) -> bool {
+        self.labelled == self.values.len()
     }
 }
 
@@ -762,9 +770,11 @@ impl Snapshot {
     }
 
     /// PodTopologySpread's `TpValueToMatchNum` for pods in `namespace` matching `selector`
-    /// over nodes that have every key in `required_keys` (sorted), by value of `key`. A
-    /// domain with no matching pod is present with 0. Valid only when every node is
-    /// eligible otherwise (no node-affinity or taint inclusion policy applies).
+    /// over nodes that have every key in `required_keys` (sorted), by value of `key` (the
+    /// empty value for nodes lacking `key`, which only happens when `key` is not required:
+    /// PreScore's system-default case). A domain with no matching pod is present with 0.
+    /// Valid only when every node is eligible otherwise (no node-affinity or taint
+    /// inclusion policy applies).
     ///
     /// Computed once by visiting every node, then kept up to date by pod adds and removes
     /// (O(tables) per pod) and dropped on any node change, so a cycle costs O(domains)
@@ -776,9 +786,9 @@ impl Snapshot {
         key: &str,
         required_keys: &[String],
         compute: impl FnOnce() -> HashMap<String, i64>,
-    ) -> HashMap<String, i64> {
+    ) -> Arc<HashMap<String, i64>> {
         if self.plain_counts {
-            return compute();
+            return Arc::new(compute());
         }
         let mut memo = self.spread_memo.borrow_mut();
         if let Some(t) = memo.iter().find(|t| {
@@ -789,7 +799,7 @@ impl Snapshot {
         }) {
             return t.counts.clone();
         }
-        let counts = compute();
+        let counts = Arc::new(compute());
         if memo.len() >= SPREAD_MEMO_MAX {
             memo.remove(0);
         }
@@ -832,6 +842,7 @@ impl Snapshot {
                 }
             };
             d.by_slot[info.slot] = id;
+            d.labelled += 1;
         }
         let d = Arc::new(d);
         if memo.len() >= DOMAIN_MEMO_MAX {
@@ -883,11 +894,15 @@ impl Snapshot {
         self.affinity_memo.get_mut().adjust(labels, pod, delta);
         let memo = self.spread_memo.get_mut();
         for t in memo.iter_mut() {
-            if t.required_keys.iter().all(|k| labels.contains_key(k))
-                && spread_counts_pod(t, pod)
-                && let Some(value) = labels.get(&t.key)
-            {
-                *t.counts.entry(value.clone()).or_insert(0) += delta;
+            if t.required_keys.iter().all(|k| labels.contains_key(k)) && spread_counts_pod(t, pod) {
+                let value = labels.get(&t.key).map(String::as_str).unwrap_or("");
+                let counts = Arc::make_mut(&mut t.counts);
+                match counts.get_mut(value) {
+                    Some(n) => *n += delta,
+                    None => {
+                        counts.insert(value.to_string(), delta);
+                    }
+                }
             }
         }
     }

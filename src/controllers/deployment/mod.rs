@@ -76,7 +76,7 @@ pub(crate) type SyncResult<T = ()> = Result<T, SyncError>;
 pub struct DeploymentController {
     deployments: BTreeMap<ObjectKey, Arc<Object>>,
     sets: BTreeMap<ObjectKey, Arc<Object>>,
-    pods: BTreeMap<ObjectKey, Arc<Object>>,
+    pods: crate::controllers::pod_index::PodIndex,
     queue: WorkQueue<ObjectKey>,
 }
 
@@ -295,15 +295,8 @@ impl DeploymentController {
             .and_then(|s| s.to_selector().ok())
             .unwrap_or_else(Selector::nothing);
         let ns = &d.metadata.namespace;
-        for (_, obj) in self
-            .pods
-            .range(ObjectKey::new(Kind::Pod, ns.clone(), String::new())..)
-            .take_while(|(k, _)| k.kind == Kind::Pod && &k.namespace == ns)
-        {
-            let Object::Pod(p) = &**obj else { continue };
-            if !selector.matches(&p.metadata.labels) {
-                continue;
-            }
+        for (_, obj) in self.pods.selecting(ns, &selector) {
+            let Object::Pod(p) = &*obj else { continue };
             if let Some(r) = p.metadata.controller_ref()
                 && let Some(list) = map.get_mut(&r.uid)
             {

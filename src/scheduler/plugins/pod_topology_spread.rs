@@ -29,7 +29,8 @@
 //! Not modelled: the PreFilter AddPod/RemovePod extensions (used by preemption, which is
 //! not implemented yet), and upstream's parallelism.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -297,13 +298,14 @@ pub fn count_matching(node: &NodeInfo, selector: &Selector, ns: &str) -> i64 {
 }
 
 /// Visits every snapshot node that has the constraints' keys (all of them when
-/// `require_all`) and, for each constraint whose inclusion policies admit the node, calls
-/// `f(constraint index, topology value, matching pods on the node)`. The one counting loop
-/// behind PreFilter, its memo and PreScore.
+/// `require_all`) and, for each constraint `i` whose inclusion policies admit the node and
+/// for which `wanted(i, value)` holds, calls `f(i, topology value, matching pods on the
+/// node)`. The one counting loop behind PreFilter, PreScore and their memo.
 fn for_each_node_count(
     cx: &CycleContext<'_>,
     constraints: &[Constraint],
     require_all: bool,
+    wanted: impl Fn(usize, &str) -> bool,
     mut f: impl FnMut(usize, &str, i64),
 ) {
     let pod = cx.pod;
@@ -322,15 +324,60 @@ fn for_each_node_count(
                 .get(&c.topology_key)
                 .map(String::as_str)
                 .unwrap_or("");
-            f(i, value, count_matching(node, &c.selector, ns));
+            if wanted(i, value) {
+                f(i, value, count_matching(node, &c.selector, ns));
+            }
         }
     }
+}
+
+/// Whether no inclusion policy depends on the incoming pod (then counts are the same for
+/// every pod with these constraints, and the snapshot's memo can hold them).
+fn pod_independent(constraints: &[Constraint], pod: &Pod) -> bool {
+    let node_affinity = has_required_node_affinity(pod);
+    constraints.iter().all(|c| {
+        (!node_affinity || c.node_affinity_policy == NodeInclusionPolicy::Ignore)
+            && c.node_taints_policy == NodeInclusionPolicy::Ignore
+    })
+}
+
+/// The constraints' topology keys, sorted and deduplicated (a memo table's required keys).
+fn sorted_keys(constraints: &[Constraint]) -> Vec<String> {
+    let mut keys: Vec<String> = constraints.iter().map(|c| c.topology_key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Constraint `i`'s counts by topology value over every node counted with `require_all`,
+/// from the snapshot's memo (the full count on the first request).
+fn memo_counts(
+    cx: &CycleContext<'_>,
+    constraints: &[Constraint],
+    i: usize,
+    require_all: bool,
+    required_keys: &[String],
+) -> Arc<HashMap<String, i64>> {
+    let c = &constraints[i];
+    let ns = cx.pod.metadata.namespace.as_str();
+    cx.snapshot
+        .spread_counts(ns, &c.selector, &c.topology_key, required_keys, || {
+            let mut m = HashMap::new();
+            for_each_node_count(
+                cx,
+                constraints,
+                require_all,
+                |j, _| j == i,
+                |_, value, n| bump(&mut m, value, n),
+            );
+            m
+        })
 }
 
 /// PreFilter result: per constraint, matching pods per topology value and the minimum.
 struct PreFilterState {
     constraints: Vec<Constraint>,
-    counts: Vec<HashMap<String, i64>>,
+    counts: Vec<Arc<HashMap<String, i64>>>,
     /// Minimum over domains (`math.MaxInt32` when there are none), the critical path.
     min: Vec<i64>,
     /// Per constraint: 1 when the incoming pod matches its own selector (`selfMatchNum`),
@@ -339,7 +386,7 @@ struct PreFilterState {
     /// Per constraint: the snapshot's node → domain id table for its key and the counts by
     /// id, so Filter indexes arrays instead of looking up the node's label and hashing the
     /// value. `None` with `plain_counts` (Filter then reads labels and `counts`).
-    by_id: Option<Vec<(std::sync::Arc<DomainIds>, Vec<i64>)>>,
+    by_id: Option<Vec<(Arc<DomainIds>, Vec<i64>)>>,
 }
 
 impl PreFilterState {
@@ -356,12 +403,16 @@ impl PreFilterState {
 /// PreScore result.
 struct PreScoreState {
     constraints: Vec<Constraint>,
-    /// Candidate nodes lacking a required key.
-    ignored: HashSet<String>,
+    /// Whether a candidate lacking a constraint's key is ignored (`requireAllTopologies`):
+    /// upstream's `IgnoredNodes` are exactly the candidates that fail [`has_all_keys`].
+    require_all: bool,
     /// Per candidate node (PreScore order, which is NormalizeScore's): ignored or not.
     ignored_at: Vec<bool>,
     /// Per non-hostname constraint: pods per topology value of the candidate nodes' domains.
     counts: Vec<HashMap<String, i64>>,
+    /// Per hostname constraint, when the memo holds it and no two nodes share a hostname:
+    /// matching pods by hostname, so Score looks a node up instead of scanning its pods.
+    host_counts: Vec<Option<Arc<HashMap<String, i64>>>>,
     /// `topologyNormalizingWeight` per constraint.
     weights: Vec<f64>,
 }
@@ -430,42 +481,23 @@ impl Plugin for PodTopologySpread {
         if constraints.is_empty() {
             return Status::skip();
         }
-        let ns = pod.metadata.namespace.as_str();
-        let node_affinity = has_required_node_affinity(pod);
         // When no inclusion policy depends on the incoming pod, the counts are the same for
         // every pod with these constraints: take them from the snapshot's memo.
-        let pod_independent = constraints.iter().all(|c| {
-            (!node_affinity || c.node_affinity_policy == NodeInclusionPolicy::Ignore)
-                && c.node_taints_policy == NodeInclusionPolicy::Ignore
-        });
-        let counts: Vec<HashMap<String, i64>> = if pod_independent {
-            let mut keys: Vec<String> =
-                constraints.iter().map(|c| c.topology_key.clone()).collect();
-            keys.sort();
-            keys.dedup();
-            constraints
-                .iter()
-                .map(|c| {
-                    cx.snapshot
-                        .spread_counts(ns, &c.selector, &c.topology_key, &keys, || {
-                            let mut m = HashMap::new();
-                            for_each_node_count(cx, &constraints, true, |i, value, n| {
-                                if constraints[i].topology_key == c.topology_key
-                                    && constraints[i].selector == c.selector
-                                {
-                                    bump(&mut m, value, n);
-                                }
-                            });
-                            m
-                        })
-                })
+        let counts: Vec<Arc<HashMap<String, i64>>> = if pod_independent(&constraints, pod) {
+            let keys = sorted_keys(&constraints);
+            (0..constraints.len())
+                .map(|i| memo_counts(cx, &constraints, i, true, &keys))
                 .collect()
         } else {
             let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
-            for_each_node_count(cx, &constraints, true, |i, value, n| {
-                bump(&mut counts[i], value, n)
-            });
-            counts
+            for_each_node_count(
+                cx,
+                &constraints,
+                true,
+                |_, _| true,
+                |i, value, n| bump(&mut counts[i], value, n),
+            );
+            counts.into_iter().map(Arc::new).collect()
         };
         let min = counts
             .iter()
@@ -482,7 +514,7 @@ impl Plugin for PodTopologySpread {
                 .map(|(c, m)| {
                     let ids = cx.snapshot.domain_ids(&c.topology_key);
                     let mut dense = vec![0i64; ids.len()];
-                    for (value, n) in m {
+                    for (value, n) in m.iter() {
                         // Every counted value is some node's label value, so it has an id.
                         if let Some(id) = ids.id(value) {
                             dense[id as usize] = *n;
@@ -564,12 +596,12 @@ impl Plugin for PodTopologySpread {
         if constraints.is_empty() {
             return Status::skip();
         }
-        let mut ignored = HashSet::new();
+        let mut ignored = 0usize;
         let mut ignored_at = Vec::with_capacity(nodes.len());
         let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
         for node in nodes {
             if require_all && !has_all_keys(node, &constraints) {
-                ignored.insert(node.name.clone());
+                ignored += 1;
                 ignored_at.push(true);
                 continue;
             }
@@ -591,25 +623,59 @@ impl Plugin for PodTopologySpread {
             .enumerate()
             .map(|(i, c)| {
                 let size = if c.topology_key == LABEL_HOSTNAME {
-                    nodes.len().saturating_sub(ignored.len())
+                    nodes.len().saturating_sub(ignored)
                 } else {
                     counts[i].len()
                 };
                 topology_normalizing_weight(size)
             })
             .collect();
-        for_each_node_count(cx, &constraints, require_all, |i, value, n| {
-            if let Some(slot) = counts[i].get_mut(value) {
-                *slot += n;
+        let mut host_counts = vec![None; constraints.len()];
+        if !cx.snapshot.plain_counts && pod_independent(&constraints, pod) {
+            // Every node's counts are the same for every pod with these constraints: read
+            // the candidates' domains from the snapshot's memo (upstream counts them over
+            // every node each cycle).
+            let keys = if require_all {
+                sorted_keys(&constraints)
+            } else {
+                Vec::new()
+            };
+            for (i, c) in constraints.iter().enumerate() {
+                if c.topology_key == LABEL_HOSTNAME {
+                    if cx.snapshot.domain_ids(LABEL_HOSTNAME).one_node_per_value() {
+                        host_counts[i] = Some(memo_counts(cx, &constraints, i, require_all, &keys));
+                    }
+                    continue;
+                }
+                let all = memo_counts(cx, &constraints, i, require_all, &keys);
+                for (value, n) in counts[i].iter_mut() {
+                    *n = all.get(value).copied().unwrap_or(0);
+                }
             }
-        });
+        } else {
+            // Upstream: only pairs some candidate has are counted (never hostname's).
+            let mut totals = counts.clone();
+            for_each_node_count(
+                cx,
+                &constraints,
+                require_all,
+                |i, value| counts[i].contains_key(value),
+                |i, value, n| {
+                    if let Some(slot) = totals[i].get_mut(value) {
+                        *slot += n;
+                    }
+                },
+            );
+            counts = totals;
+        }
         state.write(
             PRE_SCORE_KEY,
             PreScoreState {
                 constraints,
-                ignored,
+                require_all,
                 ignored_at,
                 counts,
+                host_counts,
                 weights,
             },
         );
@@ -620,7 +686,7 @@ impl Plugin for PodTopologySpread {
         let Some(s) = state.read::<PreScoreState>(PRE_SCORE_KEY) else {
             return 0;
         };
-        if s.ignored.contains(&node.name) {
+        if s.require_all && !has_all_keys(node, &s.constraints) {
             return 0;
         }
         let labels = node.labels();
@@ -630,7 +696,10 @@ impl Plugin for PodTopologySpread {
                 continue;
             };
             let cnt = if c.topology_key == LABEL_HOSTNAME {
-                count_matching(node, &c.selector, &cx.pod.metadata.namespace)
+                match &s.host_counts[i] {
+                    Some(m) => m.get(value).copied().unwrap_or(0),
+                    None => count_matching(node, &c.selector, &cx.pod.metadata.namespace),
+                }
             } else {
                 s.counts[i].get(value).copied().unwrap_or(0)
             };
