@@ -274,7 +274,7 @@ fn memoized_spread_counts_match_a_plain_recount() {
         let sel = Selector::parse("app=web").unwrap();
         let keys = vec!["zone".to_string()];
         let query = |s: &Snapshot| {
-            s.spread_counts("default", &sel, "zone", &keys, || {
+            s.spread_counts("default", &sel, "zone", &keys, false, || {
                 recount(s, "default", &sel, "zone")
             })
         };
@@ -298,7 +298,7 @@ fn memoized_spread_counts_match_a_plain_recount() {
                 let node = format!("n{}", rng.random_range(0..nodes));
                 s.add_pod(Arc::new(PodInfo::new(Arc::new(p)).unwrap()), &node);
             }
-            let memo = s.spread_counts("default", &sel, "zone", &keys, || {
+            let memo = s.spread_counts("default", &sel, "zone", &keys, false, || {
                 panic!("seed {seed} step {step}: memo dropped")
             });
             assert_eq!(

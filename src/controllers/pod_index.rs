@@ -58,6 +58,16 @@ impl PodIndex {
 
     /// Adds or replaces the pod at `key`.
     pub fn insert(&mut self, key: ObjectKey, obj: Arc<Object>) {
+        // The common update (a status change) keeps the labels and the owner: no reindex.
+        if let Some(old) = self.pods.get_mut(&key) {
+            let (m, n) = (old.meta(), obj.meta());
+            if m.labels == n.labels
+                && m.controller_ref().map(|r| &r.uid) == n.controller_ref().map(|r| &r.uid)
+            {
+                *old = obj;
+                return;
+            }
+        }
         self.remove(&key);
         let meta = obj.meta();
         match meta.controller_ref() {

@@ -23,6 +23,7 @@ use crate::api::selector::{
 use super::gpu::{GpuRequest, NodeGpus};
 use super::listers::Listers;
 use super::memo::{AffinityMemo, TopologyCounts};
+use super::spread_memo::SpreadMemo;
 
 /// A pod as the scheduler sees it, with the derived values plugins need precomputed.
 #[derive(Debug)]
@@ -436,7 +437,7 @@ pub struct Snapshot {
     nominated: BTreeMap<String, Vec<Arc<PodInfo>>>,
     /// PodTopologySpread's per-domain counts, memoized across cycles and kept up to date
     /// as pods come and go (see [`Snapshot::spread_counts`]).
-    spread_memo: std::cell::RefCell<Vec<SpreadCounts>>,
+    spread_memo: std::cell::RefCell<SpreadMemo>,
     /// Per topology key asked for, each node's value of it as a small id (see
     /// [`Snapshot::domain_ids`]); dropped on any node change.
     domain_memo: std::cell::RefCell<Vec<Arc<DomainIds>>>,
@@ -449,17 +450,6 @@ pub struct Snapshot {
     pub nodes_generation: u64,
     /// Source of [`NodeInfo::generation`] values.
     next_generation: u64,
-}
-
-/// Matching-pod counts per topology value for one (namespace, selector, key, required keys).
-#[derive(Clone, Debug)]
-struct SpreadCounts {
-    namespace: String,
-    selector: crate::api::selector::Selector,
-    key: String,
-    required_keys: Vec<String>,
-    /// Shared with cycles (copy-on-write when a cycle still holds it).
-    counts: Arc<HashMap<String, i64>>,
 }
 
 /// One topology key's values interned to small ids, and each node's id, so a per-node
@@ -510,17 +500,6 @@ impl DomainIds {
 
 /// Most memoized domain id tables (one per topology key; oldest dropped first).
 const DOMAIN_MEMO_MAX: usize = 16;
-
-/// Most memoized spread count tables (oldest dropped first).
-const SPREAD_MEMO_MAX: usize = 64;
-
-/// Whether `pod` counts for a spread table: same namespace, not terminating, selected.
-fn spread_counts_pod(t: &SpreadCounts, pod: &PodInfo) -> bool {
-    let p = pod.pod();
-    p.metadata.deletion_timestamp.is_none()
-        && p.metadata.namespace == t.namespace
-        && t.selector.matches(&p.metadata.labels)
-}
 
 impl Snapshot {
     /// Records (or clears, with an empty `node`) a pending pod's nomination.
@@ -772,7 +751,8 @@ impl Snapshot {
     /// PodTopologySpread's `TpValueToMatchNum` for pods in `namespace` matching `selector`
     /// over nodes that have every key in `required_keys` (sorted), by value of `key` (the
     /// empty value for nodes lacking `key`, which only happens when `key` is not required:
-    /// PreScore's system-default case). A domain with no matching pod is present with 0.
+    /// PreScore's system-default case). A domain with no matching pod is present with 0,
+    /// unless `sparse` (for tables read by lookups only: PreScore's hostname counts).
     /// Valid only when every node is eligible otherwise (no node-affinity or taint
     /// inclusion policy applies).
     ///
@@ -785,32 +765,20 @@ impl Snapshot {
         selector: &crate::api::selector::Selector,
         key: &str,
         required_keys: &[String],
+        sparse: bool,
         compute: impl FnOnce() -> HashMap<String, i64>,
     ) -> Arc<HashMap<String, i64>> {
         if self.plain_counts {
             return Arc::new(compute());
         }
-        let mut memo = self.spread_memo.borrow_mut();
-        if let Some(t) = memo.iter().find(|t| {
-            t.namespace == namespace
-                && t.key == key
-                && &t.selector == selector
-                && t.required_keys == required_keys
-        }) {
-            return t.counts.clone();
-        }
-        let counts = Arc::new(compute());
-        if memo.len() >= SPREAD_MEMO_MAX {
-            memo.remove(0);
-        }
-        memo.push(SpreadCounts {
-            namespace: namespace.to_string(),
-            selector: selector.clone(),
-            key: key.to_string(),
-            required_keys: required_keys.to_vec(),
-            counts: counts.clone(),
-        });
-        counts
+        self.spread_memo.borrow_mut().get_or_compute(
+            namespace,
+            selector,
+            key,
+            required_keys,
+            sparse,
+            compute,
+        )
     }
 
     /// Every node's value of the label `key` as an id (see [`DomainIds`]). Built once per
@@ -892,19 +860,7 @@ impl Snapshot {
         }
         let labels = &self.infos[node].node().metadata.labels;
         self.affinity_memo.get_mut().adjust(labels, pod, delta);
-        let memo = self.spread_memo.get_mut();
-        for t in memo.iter_mut() {
-            if t.required_keys.iter().all(|k| labels.contains_key(k)) && spread_counts_pod(t, pod) {
-                let value = labels.get(&t.key).map(String::as_str).unwrap_or("");
-                let counts = Arc::make_mut(&mut t.counts);
-                match counts.get_mut(value) {
-                    Some(n) => *n += delta,
-                    None => {
-                        counts.insert(value.to_string(), delta);
-                    }
-                }
-            }
-        }
+        self.spread_memo.get_mut().adjust(labels, pod, delta);
     }
 }
 

@@ -23,6 +23,7 @@ pub mod node_cache;
 pub mod plugins;
 pub mod preemption;
 pub mod queue;
+pub mod spread_memo;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

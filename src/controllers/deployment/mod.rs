@@ -328,13 +328,16 @@ impl DeploymentController {
             })?
             .unwrap_or_else(Selector::nothing);
         let ns = &d.metadata.namespace;
+        let uid = d.metadata.uid.clone();
+        // Sets another controller owns are skipped below: do not clone them.
         let candidates: Vec<ReplicaSet> = self
             .sets
             .range(ObjectKey::new(Kind::ReplicaSet, ns.clone(), String::new())..)
             .take_while(|(k, _)| k.kind == Kind::ReplicaSet && &k.namespace == ns)
-            .filter_map(|(_, o)| as_rs(o).cloned())
+            .filter_map(|(_, o)| as_rs(o))
+            .filter(|rs| rs.metadata.controller_ref().is_none_or(|r| r.uid == uid))
+            .cloned()
             .collect();
-        let uid = d.metadata.uid.clone();
         let deleting = d.metadata.deletion_timestamp.is_some();
         let mut owned = Vec::new();
         let mut first_error = None;

@@ -357,11 +357,17 @@ fn memo_counts(
     i: usize,
     require_all: bool,
     required_keys: &[String],
+    sparse: bool,
 ) -> Arc<HashMap<String, i64>> {
     let c = &constraints[i];
     let ns = cx.pod.metadata.namespace.as_str();
-    cx.snapshot
-        .spread_counts(ns, &c.selector, &c.topology_key, required_keys, || {
+    cx.snapshot.spread_counts(
+        ns,
+        &c.selector,
+        &c.topology_key,
+        required_keys,
+        sparse,
+        || {
             let mut m = HashMap::new();
             for_each_node_count(
                 cx,
@@ -371,7 +377,8 @@ fn memo_counts(
                 |_, value, n| bump(&mut m, value, n),
             );
             m
-        })
+        },
+    )
 }
 
 /// PreFilter result: per constraint, matching pods per topology value and the minimum.
@@ -486,7 +493,7 @@ impl Plugin for PodTopologySpread {
         let counts: Vec<Arc<HashMap<String, i64>>> = if pod_independent(&constraints, pod) {
             let keys = sorted_keys(&constraints);
             (0..constraints.len())
-                .map(|i| memo_counts(cx, &constraints, i, true, &keys))
+                .map(|i| memo_counts(cx, &constraints, i, true, &keys, false))
                 .collect()
         } else {
             let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
@@ -643,11 +650,12 @@ impl Plugin for PodTopologySpread {
             for (i, c) in constraints.iter().enumerate() {
                 if c.topology_key == LABEL_HOSTNAME {
                     if cx.snapshot.domain_ids(LABEL_HOSTNAME).one_node_per_value() {
-                        host_counts[i] = Some(memo_counts(cx, &constraints, i, require_all, &keys));
+                        host_counts[i] =
+                            Some(memo_counts(cx, &constraints, i, require_all, &keys, true));
                     }
                     continue;
                 }
-                let all = memo_counts(cx, &constraints, i, require_all, &keys);
+                let all = memo_counts(cx, &constraints, i, require_all, &keys, false);
                 for (value, n) in counts[i].iter_mut() {
                     *n = all.get(value).copied().unwrap_or(0);
                 }
