@@ -17,7 +17,7 @@ use crate::api::objects::pod::{Pod, PodAffinity, PodAffinityTerm, Protocol};
 use crate::api::objects::{Object, ObjectKey};
 use crate::api::resources::{Resources, pod_non_zero_requests, pod_requests};
 use crate::api::selector::{
-    LabelSelectorRequirement, Selector, SelectorOperator, selector_from_option,
+    LabelSelectorRequirement, Operator, Selector, SelectorOperator, selector_from_option,
 };
 
 use super::gpu::{GpuRequest, NodeGpus};
@@ -423,6 +423,9 @@ pub struct Snapshot {
     order: Vec<usize>,
     /// Where each cached pod is.
     pod_node: HashMap<ObjectKey, usize>,
+    /// Cached pods by label `key=value`, so a new spread table counts the pods its
+    /// selector can match instead of every pod (see [`Snapshot::spread_counts`]).
+    pods_by_label: HashMap<(String, String), HashMap<ObjectKey, Arc<PodInfo>>>,
     /// Normalized image name -> (size in bytes, number of nodes having it).
     images: HashMap<String, (i64, usize)>,
     /// Services, controllers and Namespaces some plugins read (see [`Listers`]).
@@ -643,10 +646,18 @@ impl Snapshot {
         let Object::Node(node) = &*obj else {
             return;
         };
-        self.spread_memo.get_mut().clear();
-        self.domain_memo.get_mut().clear();
-        self.affinity_memo.get_mut().clear();
         let i = self.slot(&node.metadata.name);
+        // The count tables and domain ids read only the nodes' labels (and which nodes
+        // exist): a status change, such as the images a pull adds, keeps them.
+        let same_labels = self.infos[i]
+            .node
+            .as_deref()
+            .is_some_and(|o| o.meta().labels == node.metadata.labels);
+        if !same_labels {
+            self.spread_memo.get_mut().clear();
+            self.domain_memo.get_mut().clear();
+            self.affinity_memo.get_mut().clear();
+        }
         self.touch(i);
         self.nodes_generation = self.next_generation;
         let old_zone = self.infos[i].node.as_deref().and_then(|o| match o {
@@ -725,6 +736,12 @@ impl Snapshot {
         self.remove_pod(&info.key);
         let i = self.slot(node_name);
         self.pod_node.insert(info.key.clone(), i);
+        for (k, v) in &info.pod().metadata.labels {
+            self.pods_by_label
+                .entry((k.clone(), v.clone()))
+                .or_default()
+                .insert(info.key.clone(), info.clone());
+        }
         self.count_affinity(&info, true);
         self.adjust_memos(i, &info, 1);
         self.infos[i].add_pod(info);
@@ -742,6 +759,15 @@ impl Snapshot {
         let removed = self.infos[i].remove_pod(key);
         self.touch(i);
         if let Some(info) = &removed {
+            for (k, v) in &info.pod().metadata.labels {
+                let pair = (k.clone(), v.clone());
+                if let Some(set) = self.pods_by_label.get_mut(&pair) {
+                    set.remove(key);
+                    if set.is_empty() {
+                        self.pods_by_label.remove(&pair);
+                    }
+                }
+            }
             self.count_affinity(info, false);
             self.adjust_memos(i, info, -1);
         }
@@ -777,8 +803,78 @@ impl Snapshot {
             key,
             required_keys,
             sparse,
-            compute,
+            || {
+                self.count_selected(namespace, selector, key, required_keys, sparse)
+                    .unwrap_or_else(compute)
+            },
         )
+    }
+
+    /// A new spread table from the label index: the domains of every node with the
+    /// required keys at 0 (unless `sparse`), plus the pods carrying a value the selector
+    /// requires, checked against the whole selector. `None` when the selector requires no
+    /// value (then the caller counts by visiting every node).
+    fn count_selected(
+        &self,
+        namespace: &str,
+        selector: &crate::api::selector::Selector,
+        key: &str,
+        required_keys: &[String],
+        sparse: bool,
+    ) -> Option<HashMap<String, i64>> {
+        if selector.is_nothing() {
+            return None;
+        }
+        let sets = selector
+            .requirements()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.operator(),
+                    Operator::Equals | Operator::DoubleEquals | Operator::In
+                )
+            })
+            .map(|r| {
+                let sets: Vec<&HashMap<ObjectKey, Arc<PodInfo>>> = r
+                    .values()
+                    .iter()
+                    .filter_map(|v| self.pods_by_label.get(&(r.key().to_string(), v.clone())))
+                    .collect();
+                (sets.iter().map(|s| s.len()).sum::<usize>(), sets)
+            })
+            .min_by_key(|(n, _)| *n)?
+            .1;
+        let eligible = |info: &NodeInfo| {
+            info.node.is_some() && required_keys.iter().all(|k| info.labels().contains_key(k))
+        };
+        let domain = |info: &NodeInfo| {
+            info.labels()
+                .get(key)
+                .map(String::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        if !sparse {
+            for info in self.nodes().filter(|n| eligible(n)) {
+                counts.entry(domain(info)).or_insert(0);
+            }
+        }
+        for (pk, pod) in sets.iter().flat_map(|s| s.iter()) {
+            let p = pod.pod();
+            let Some(&slot) = self.pod_node.get(pk) else {
+                continue;
+            };
+            let info = &self.infos[slot];
+            if p.metadata.deletion_timestamp.is_none()
+                && p.metadata.namespace == namespace
+                && selector.matches(&p.metadata.labels)
+                && eligible(info)
+            {
+                *counts.entry(domain(info)).or_insert(0) += 1;
+            }
+        }
+        Some(counts)
     }
 
     /// Every node's value of the label `key` as an id (see [`DomainIds`]). Built once per
