@@ -195,6 +195,12 @@ pub fn find_feasible(
         let node = cx.snapshot.at(i);
         let s = match (&mut cache, &split) {
             (Some(c), Some((local, rest))) if cx.snapshot.nominated_to(&node.name).is_empty() => {
+                // The common case: nothing to run on this node. No Status is built.
+                if rest.is_empty() && c.filter_passed(node) {
+                    out.feasible.push(i);
+                    i = if i + 1 == n { 0 } else { i + 1 };
+                    continue;
+                }
                 let mut s = Status::success();
                 if !c.filter_passed(node) {
                     s = run_filters(profile, cx, state, node, local, None);
@@ -257,12 +263,30 @@ pub fn prioritize(
         _ => (Vec::new(), active),
     };
     let mut cache = cache;
+    // The node-local plugins with a NormalizeScore: their raw scores are read from the
+    // cache in the same visit of a node's entry as the sum (one column per plugin).
+    let local: Vec<usize> = match (&cache, rows) {
+        (Some(_), false) => rest
+            .iter()
+            .map(|&(i, _)| i)
+            .filter(|&i| i < MAX_CACHED_PLUGINS && profile.plugins[i].node_local())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut columns = vec![0i64; local.len() * nodes.len()];
     if let Some(c) = cache.as_deref_mut()
-        && !summed.is_empty()
+        && !(summed.is_empty() && local.is_empty())
     {
         let mask = summed.iter().fold(0u64, |m, &(i, _)| m | (1u64 << i));
-        for (t, n) in totals.iter_mut().zip(nodes) {
-            *t = c.weighted_sum(n, mask, &summed, |i| profile.plugins[i].score(cx, state, n));
+        for (k, (t, n)) in totals.iter_mut().zip(nodes).enumerate() {
+            *t = c.visit(
+                n,
+                mask,
+                &summed,
+                &local,
+                |i| profile.plugins[i].score(cx, state, n),
+                |j, raw| columns[j * nodes.len() + k] = raw,
+            );
         }
     }
     // One buffer for every other plugin's scores: no allocation per plugin.
@@ -273,13 +297,9 @@ pub fn prioritize(
     };
     for &(i, weight) in &rest {
         let p = &profile.plugins[i];
-        match cache.as_deref_mut() {
-            Some(c) if p.node_local() => {
-                for (s, n) in norm.iter_mut().zip(nodes) {
-                    *s = c.score(n, i, || p.score(cx, state, n));
-                }
-            }
-            _ => {
+        match local.iter().position(|&l| l == i) {
+            Some(j) => norm.copy_from_slice(&columns[j * nodes.len()..(j + 1) * nodes.len()]),
+            None => {
                 for (s, n) in norm.iter_mut().zip(nodes) {
                     *s = p.score(cx, state, n);
                 }

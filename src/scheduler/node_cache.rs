@@ -130,32 +130,30 @@ impl NodeCache {
         self.entry(node).filter_passed = true;
     }
 
-    /// Plugin `plugin`'s raw score on `node`, computed by `compute` on a miss.
-    pub fn score(&mut self, node: &NodeInfo, plugin: usize, compute: impl FnOnce() -> i64) -> i64 {
-        if plugin >= MAX_CACHED_PLUGINS {
-            return compute();
-        }
-        self.entry(node).score(plugin, compute)
-    }
-
-    /// `Σ clamp(score, 0, MAX_NODE_SCORE) · weight` over `plugins` (profile index, weight;
-    /// indexes below [`MAX_CACHED_PLUGINS`], none with a NormalizeScore, so a node's
-    /// contribution to its total does not depend on the other nodes), whose bits are
-    /// `mask`; `score(i)` computes plugin `i`'s raw score on a miss. One entry lookup per
-    /// node instead of one per plugin, and one cached value when the sum was made before.
-    pub fn weighted_sum(
+    /// One visit of `node`'s entry: returns `Σ clamp(score, 0, MAX_NODE_SCORE) · weight`
+    /// over `summed` (profile index, weight; indexes below [`MAX_CACHED_PLUGINS`], none
+    /// with a NormalizeScore, so a node's contribution to its total does not depend on the
+    /// other nodes), whose bits are `mask`, and hands `raw(j, score)` the raw score of each
+    /// plugin `local[j]` (node-local plugins with a NormalizeScore). `score(i)` computes
+    /// plugin `i`'s raw score on a miss; a sum made before is one cached value.
+    pub fn visit(
         &mut self,
         node: &NodeInfo,
         mask: u64,
-        plugins: &[(usize, i64)],
+        summed: &[(usize, i64)],
+        local: &[usize],
         mut score: impl FnMut(usize) -> i64,
+        mut raw: impl FnMut(usize, i64),
     ) -> i64 {
         let e = self.entry(node);
+        for (j, &i) in local.iter().enumerate() {
+            raw(j, e.score(i, || score(i)));
+        }
         if mask != 0 && e.sum_mask == mask {
             return e.sum;
         }
         let mut sum = 0i64;
-        for &(i, weight) in plugins {
+        for &(i, weight) in summed {
             let s = e.score(i, || score(i));
             sum += s.clamp(0, MAX_NODE_SCORE) * weight;
         }
