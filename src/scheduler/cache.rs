@@ -495,6 +495,11 @@ impl DomainIds {
         self.values.is_empty()
     }
 
+    /// The value with id `id`.
+    pub fn value(&self, id: u32) -> Option<&str> {
+        self.values.get(id as usize).map(String::as_str)
+    }
+
     /// Whether no two nodes share a value (so a count by value is a count by node).
     pub fn one_node_per_value(&self) -> bool {
         self.labelled == self.values.len()

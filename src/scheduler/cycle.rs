@@ -262,7 +262,6 @@ pub fn prioritize(
         }),
         _ => (Vec::new(), active),
     };
-    let mut cache = cache;
     // The node-local plugins with a NormalizeScore: their raw scores are read from the
     // cache in the same visit of a node's entry as the sum (one column per plugin).
     let local: Vec<usize> = match (&cache, rows) {
@@ -274,7 +273,7 @@ pub fn prioritize(
         _ => Vec::new(),
     };
     let mut columns = vec![0i64; local.len() * nodes.len()];
-    if let Some(c) = cache.as_deref_mut()
+    if let Some(c) = cache
         && !(summed.is_empty() && local.is_empty())
     {
         let mask = summed.iter().fold(0u64, |m, &(i, _)| m | (1u64 << i));

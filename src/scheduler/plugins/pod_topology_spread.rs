@@ -407,21 +407,47 @@ impl PreFilterState {
     }
 }
 
-/// PreScore result.
+/// PreScore result. Domains are the snapshot's interned ids ([`Snapshot::domain_ids`]), so
+/// Score reads arrays instead of looking up labels and hashing values.
 struct PreScoreState {
     constraints: Vec<Constraint>,
     /// Whether a candidate lacking a constraint's key is ignored (`requireAllTopologies`):
-    /// upstream's `IgnoredNodes` are exactly the candidates that fail [`has_all_keys`].
+    /// upstream's `IgnoredNodes` are exactly the candidates lacking one.
     require_all: bool,
     /// Per candidate node (PreScore order, which is NormalizeScore's): ignored or not.
     ignored_at: Vec<bool>,
-    /// Per non-hostname constraint: pods per topology value of the candidate nodes' domains.
-    counts: Vec<HashMap<String, i64>>,
+    /// Per constraint: the key's domain ids and, for a non-hostname key, the matching pods
+    /// per candidate domain by id (index `ids.len()`: the nodes lacking the key, upstream's
+    /// empty value, counted only when not every key is required).
+    domains: Vec<(Arc<DomainIds>, Vec<i64>)>,
     /// Per hostname constraint, when the memo holds it and no two nodes share a hostname:
-    /// matching pods by hostname, so Score looks a node up instead of scanning its pods.
-    host_counts: Vec<Option<Arc<HashMap<String, i64>>>>,
+    /// matching pods by node's hostname id, sorted, so Score finds a node's count without
+    /// scanning its pods.
+    host_counts: Vec<Option<Vec<(u32, i64)>>>,
     /// `topologyNormalizingWeight` per constraint.
     weights: Vec<f64>,
+}
+
+/// A domain no candidate node is in (PreScore's dense counts).
+const NOT_CANDIDATE: i64 = -1;
+
+/// The dense index of `node`'s domain: its id; when it lacks the key, upstream's empty
+/// value (the id of a `""` label value if some node has one, else `ids.len()`).
+fn slot_of(ids: &DomainIds, node: &NodeInfo) -> usize {
+    match ids.of(node) {
+        DomainIds::MISSING => empty_slot(ids),
+        id => id as usize,
+    }
+}
+
+/// The dense index of the empty value.
+fn empty_slot(ids: &DomainIds) -> usize {
+    ids.id("").map_or(ids.len(), |id| id as usize)
+}
+
+/// The value of dense index `id` (the empty value for `ids.len()`).
+fn value_of(ids: &DomainIds, id: usize) -> &str {
+    ids.value(id as u32).unwrap_or("")
 }
 
 /// `topologyNormalizingWeight`: ln(size + 2).
@@ -603,36 +629,43 @@ impl Plugin for PodTopologySpread {
         if constraints.is_empty() {
             return Status::skip();
         }
+        let domains: Vec<(Arc<DomainIds>, Vec<i64>)> = constraints
+            .iter()
+            .map(|c| {
+                let ids = cx.snapshot.domain_ids(&c.topology_key);
+                let n = ids.len() + 1;
+                (ids, vec![NOT_CANDIDATE; n])
+            })
+            .collect();
+        let mut domains = domains;
         let mut ignored = 0usize;
         let mut ignored_at = Vec::with_capacity(nodes.len());
-        let mut counts: Vec<HashMap<String, i64>> = vec![HashMap::new(); constraints.len()];
         for node in nodes {
-            if require_all && !has_all_keys(node, &constraints) {
+            if require_all
+                && domains
+                    .iter()
+                    .any(|(ids, _)| ids.of(node) == DomainIds::MISSING)
+            {
                 ignored += 1;
                 ignored_at.push(true);
                 continue;
             }
             ignored_at.push(false);
-            let labels = node.labels();
-            for (i, c) in constraints.iter().enumerate() {
+            for (c, (ids, counts)) in constraints.iter().zip(domains.iter_mut()) {
                 if c.topology_key == LABEL_HOSTNAME {
                     continue;
                 }
-                let value = labels
-                    .get(&c.topology_key)
-                    .map(String::as_str)
-                    .unwrap_or("");
-                bump(&mut counts[i], value, 0);
+                counts[slot_of(ids, node)] = 0;
             }
         }
         let weights = constraints
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .zip(&domains)
+            .map(|(c, (_, counts))| {
                 let size = if c.topology_key == LABEL_HOSTNAME {
                     nodes.len().saturating_sub(ignored)
                 } else {
-                    counts[i].len()
+                    counts.iter().filter(|&&n| n != NOT_CANDIDATE).count()
                 };
                 topology_normalizing_weight(size)
             })
@@ -648,33 +681,46 @@ impl Plugin for PodTopologySpread {
                 Vec::new()
             };
             for (i, c) in constraints.iter().enumerate() {
+                let (ids, counts) = &mut domains[i];
                 if c.topology_key == LABEL_HOSTNAME {
-                    if cx.snapshot.domain_ids(LABEL_HOSTNAME).one_node_per_value() {
-                        host_counts[i] =
-                            Some(memo_counts(cx, &constraints, i, require_all, &keys, true));
+                    if ids.one_node_per_value() {
+                        let table = memo_counts(cx, &constraints, i, require_all, &keys, true);
+                        let mut by_id: Vec<(u32, i64)> = table
+                            .iter()
+                            .filter_map(|(v, n)| ids.id(v).map(|id| (id, *n)))
+                            .collect();
+                        by_id.sort_unstable();
+                        host_counts[i] = Some(by_id);
                     }
                     continue;
                 }
                 let all = memo_counts(cx, &constraints, i, require_all, &keys, false);
-                for (value, n) in counts[i].iter_mut() {
-                    *n = all.get(value).copied().unwrap_or(0);
+                for (id, n) in counts.iter_mut().enumerate() {
+                    if *n != NOT_CANDIDATE {
+                        *n = all.get(value_of(ids, id)).copied().unwrap_or(0);
+                    }
                 }
             }
         } else {
             // Upstream: only pairs some candidate has are counted (never hostname's).
-            let mut totals = counts.clone();
+            let mut totals: Vec<Vec<i64>> = domains.iter().map(|(_, c)| c.clone()).collect();
+            let slot = |i: usize, value: &str| {
+                let ids = &domains[i].0;
+                ids.id(value).map_or(empty_slot(ids), |id| id as usize)
+            };
             for_each_node_count(
                 cx,
                 &constraints,
                 require_all,
-                |i, value| counts[i].contains_key(value),
-                |i, value, n| {
-                    if let Some(slot) = totals[i].get_mut(value) {
-                        *slot += n;
-                    }
+                |i, value| {
+                    constraints[i].topology_key != LABEL_HOSTNAME
+                        && domains[i].1[slot(i, value)] != NOT_CANDIDATE
                 },
+                |i, value, n| totals[i][slot(i, value)] += n,
             );
-            counts = totals;
+            for ((_, counts), t) in domains.iter_mut().zip(totals) {
+                *counts = t;
+            }
         }
         state.write(
             PRE_SCORE_KEY,
@@ -682,7 +728,7 @@ impl Plugin for PodTopologySpread {
                 constraints,
                 require_all,
                 ignored_at,
-                counts,
+                domains,
                 host_counts,
                 weights,
             },
@@ -694,22 +740,29 @@ impl Plugin for PodTopologySpread {
         let Some(s) = state.read::<PreScoreState>(PRE_SCORE_KEY) else {
             return 0;
         };
-        if s.require_all && !has_all_keys(node, &s.constraints) {
+        if s.require_all
+            && s.domains
+                .iter()
+                .any(|(ids, _)| ids.of(node) == DomainIds::MISSING)
+        {
             return 0;
         }
-        let labels = node.labels();
         let mut score = 0.0f64;
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(value) = labels.get(&c.topology_key) else {
+            let (ids, counts) = &s.domains[i];
+            let id = ids.of(node);
+            if id == DomainIds::MISSING {
                 continue;
-            };
+            }
             let cnt = if c.topology_key == LABEL_HOSTNAME {
                 match &s.host_counts[i] {
-                    Some(m) => m.get(value).copied().unwrap_or(0),
+                    Some(by_id) => by_id
+                        .binary_search_by_key(&id, |&(k, _)| k)
+                        .map_or(0, |k| by_id[k].1),
                     None => count_matching(node, &c.selector, &cx.pod.metadata.namespace),
                 }
             } else {
-                s.counts[i].get(value).copied().unwrap_or(0)
+                counts.get(id as usize).copied().unwrap_or(0).max(0)
             };
             score += score_for_count(cnt, c.max_skew, s.weights[i]);
         }
