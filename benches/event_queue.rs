@@ -6,6 +6,10 @@
 //! `engine/run_until_100k_pending`: the same through `Engine::run_until` (limits checked on
 //! every event), then draining the 100,000 still pending; throughput counts handled events.
 
+/// The allocator the `kubesim` binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use kubesim::sim::{Engine, EventQueue, Limits, SimDuration, SimTime};
 use std::hint::black_box;

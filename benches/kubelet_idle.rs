@@ -6,6 +6,10 @@
 //! cluster creation, applying the nodes, registering the kubelet (one Lease per node) and
 //! the 24 h run.
 
+/// The allocator the `kubesim` binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

@@ -6,6 +6,10 @@
 //! times creating and scheduling the measured pods. Throughput = measured pods per wall
 //! second (scheduling decisions per second).
 
+/// The allocator the `kubesim` binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

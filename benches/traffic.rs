@@ -6,6 +6,10 @@
 //! - `traffic/exact_100rps_3_endpoints_4m`: `scenarios/node-crash-under-traffic.yaml`
 //!   (one engine event per request, a node crash in the middle) for its 4 minutes.
 
+/// The allocator the `kubesim` binary uses (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};

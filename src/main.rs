@@ -17,6 +17,11 @@ use kubesim::sim::{SimDuration, parse_duration};
 
 mod check;
 
+/// mimalloc instead of the system allocator: the event loop allocates and frees many small
+/// objects (BENCHMARKS.md has the measurement).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "kubesim",
