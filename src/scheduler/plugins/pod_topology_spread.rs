@@ -21,7 +21,11 @@
 //!   are required) score 0.
 //!
 //! Data structures (exact; off with `plain_counts`, compared in `tests/scheduler_memo.rs`):
-//! PreFilter's counts come from the snapshot's memo ([`Snapshot::spread_counts`]); Filter
+//! PreFilter's and PreScore's counts come from the snapshot's memo
+//! ([`Snapshot::spread_counts`], [`crate::scheduler::spread_memo`]) when no inclusion policy
+//! depends on the pod (upstream recounts every pod of the cluster each cycle; PreScore's
+//! hostname counts are a sparse table by node); PreScore and Score index domains by the
+//! snapshot's interned ids; Filter
 //! finds a node's domain through the snapshot's interned ids ([`Snapshot::domain_ids`]), an
 //! array index per node instead of a label lookup and a hash; failures carry `&'static str`
 //! reasons (no allocation per failing node).
