@@ -11,14 +11,32 @@ one rolling update per Deployment spread over 24 simulated hours, node MTBF chao
 """
 import argparse
 
-p = argparse.ArgumentParser()
-p.add_argument("--scale", type=float, default=1.0)
-a = p.parse_args()
-nodes = max(3, round(5000 * a.scale))
-deployments = max(1, round(1500 * a.scale))
-out = []
-w = out.append
-w(f"""apiVersion: kubesim.io/v1alpha1
+
+def deployment(name: str, labels: str, replicas: int, image: str) -> str:
+    """One Deployment (250m CPU, 512 MiB requests per pod) in the scenario's objects list;
+    `labels` is a flow mapping body such as `app: app-1, track: canary`."""
+    return f"""    - apiVersion: apps/v1
+      kind: Deployment
+      metadata: {{name: {name}, namespace: default}}
+      spec:
+        replicas: {replicas}
+        selector: {{matchLabels: {{{labels}}}}}
+        template:
+          metadata: {{labels: {{{labels}}}}}
+          spec:
+            containers: [{{name: app, image: "{image}", resources: {{requests: {{cpu: 250m, memory: 512Mi}}}}}}]
+"""
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--scale", type=float, default=1.0)
+    a = p.parse_args()
+    nodes = max(3, round(5000 * a.scale))
+    deployments = max(1, round(1500 * a.scale))
+    out = []
+    w = out.append
+    w(f"""apiVersion: kubesim.io/v1alpha1
 kind: Scenario
 metadata: {{name: day-in-the-life-{nodes}-nodes}}
 spec:
@@ -45,32 +63,16 @@ spec:
   events:
     - {{name: zone-a-outage, at: 10h, duration: 30m, zoneOutage: {{zone: zone-a}}}}
 """)
-for i in range(deployments):
-    at = 60 + (i * 86000) // deployments
-    w(f"    - {{name: roll-{i}, at: {at}s, setImage: {{name: app-{i}, image: app:{i}-v2}}}}\n")
-w("  objects:\n")
-for i in range(deployments):
-    w(f"""    - apiVersion: apps/v1
-      kind: Deployment
-      metadata: {{name: app-{i}, namespace: default}}
-      spec:
-        replicas: 100
-        selector: {{matchLabels: {{app: app-{i}}}}}
-        template:
-          metadata: {{labels: {{app: app-{i}}}}}
-          spec:
-            containers: [{{name: app, image: "app:{i}-v1", resources: {{requests: {{cpu: 250m, memory: 512Mi}}}}}}]
-""")
-    if i % 10 == 0:
-        w(f"""    - apiVersion: apps/v1
-      kind: Deployment
-      metadata: {{name: app-{i}-canary, namespace: default}}
-      spec:
-        replicas: 1
-        selector: {{matchLabels: {{app: app-{i}, track: canary}}}}
-        template:
-          metadata: {{labels: {{app: app-{i}, track: canary}}}}
-          spec:
-            containers: [{{name: app, image: "app:{i}-canary", resources: {{requests: {{cpu: 250m, memory: 512Mi}}}}}}]
-""")
-print("".join(out), end="")
+    for i in range(deployments):
+        at = 60 + (i * 86000) // deployments
+        w(f"    - {{name: roll-{i}, at: {at}s, setImage: {{name: app-{i}, image: app:{i}-v2}}}}\n")
+    w("  objects:\n")
+    for i in range(deployments):
+        w(deployment(f"app-{i}", f"app: app-{i}", 100, f"app:{i}-v1"))
+        if i % 10 == 0:
+            w(deployment(f"app-{i}-canary", f"app: app-{i}, track: canary", 1, f"app:{i}-canary"))
+    print("".join(out), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from day_in_the_life import deployment  # noqa: E402
+
 SIZES = [(1000, 0), (5000, 0), (1000, 50), (1000, 100), (2000, 200)]
 
 
@@ -34,19 +37,7 @@ def scenario(nodes: int, deployments: int) -> str:
     if deployments:
         out.append("  objects:\n")
     for i in range(deployments):
-        out.append(
-            f"""    - apiVersion: apps/v1
-      kind: Deployment
-      metadata: {{name: app-{i}, namespace: default}}
-      spec:
-        replicas: 100
-        selector: {{matchLabels: {{app: app-{i}}}}}
-        template:
-          metadata: {{labels: {{app: app-{i}}}}}
-          spec:
-            containers: [{{name: app, image: "app:{i}", resources: {{requests: {{cpu: 250m, memory: 512Mi}}}}}}]
-"""
-        )
+        out.append(deployment(f"app-{i}", f"app: app-{i}", 100, f"app:{i}"))
     return "".join(out)
 
 

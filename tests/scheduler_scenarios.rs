@@ -274,7 +274,7 @@ fn memoized_spread_counts_match_a_plain_recount() {
         let sel = Selector::parse("app=web").unwrap();
         let keys = vec!["zone".to_string()];
         let query = |s: &Snapshot| {
-            s.spread_counts("default", &sel, "zone", &keys, false, || {
+            s.spread_counts(&query_of(&sel, &keys), || {
                 recount(s, "default", &sel, "zone")
             })
         };
@@ -298,7 +298,7 @@ fn memoized_spread_counts_match_a_plain_recount() {
                 let node = format!("n{}", rng.random_range(0..nodes));
                 s.add_pod(Arc::new(PodInfo::new(Arc::new(p)).unwrap()), &node);
             }
-            let memo = s.spread_counts("default", &sel, "zone", &keys, false, || {
+            let memo = s.spread_counts(&query_of(&sel, &keys), || {
                 panic!("seed {seed} step {step}: memo dropped")
             });
             assert_eq!(
@@ -381,4 +381,18 @@ fn system_default_spreading_keeps_a_three_zone_deployment_within_its_skew() {
         zone_skew > 5,
         "without spreading the zone skew is {zone_skew}"
     );
+}
+
+/// The spread memo query of the test above: pods of `default` matching `sel`, by zone.
+fn query_of<'a>(
+    sel: &'a kubesim::api::Selector,
+    keys: &'a [String],
+) -> kubesim::scheduler::spread_memo::SpreadQuery<'a> {
+    kubesim::scheduler::spread_memo::SpreadQuery {
+        namespace: "default",
+        selector: sel,
+        key: "zone",
+        required_keys: keys,
+        sparse: false,
+    }
 }

@@ -827,6 +827,38 @@ impl Selector {
         &self.requirements
     }
 
+    /// The requirements that name the values a matching label set must have one of
+    /// (`=`, `==`, `in`): what an index by `key=value` can answer.
+    pub fn value_requirements(&self) -> impl Iterator<Item = &Requirement> {
+        self.requirements.iter().filter(|r| {
+            matches!(
+                r.operator,
+                Operator::Equals | Operator::DoubleEquals | Operator::In
+            )
+        })
+    }
+
+    /// Through an index by `key=value` (`index`, with `size` the number of entries of a
+    /// bucket): the buckets of the value requirement with the fewest entries, one per
+    /// value present in the index. Every label set the selector matches is in one of them.
+    /// `None` when no requirement names values (or for [`Selector::nothing`]).
+    pub fn narrowest_buckets<'a, T>(
+        &self,
+        index: impl Fn(&str, &str) -> Option<&'a T>,
+        size: impl Fn(&T) -> usize,
+    ) -> Option<Vec<&'a T>> {
+        if self.nothing {
+            return None;
+        }
+        self.value_requirements()
+            .map(|r| {
+                let buckets: Vec<&T> = r.values.iter().filter_map(|v| index(&r.key, v)).collect();
+                (buckets.iter().map(|b| size(b)).sum::<usize>(), buckets)
+            })
+            .min_by_key(|(n, _)| *n)
+            .map(|(_, buckets)| buckets)
+    }
+
     /// Upstream `Add`: this selector plus `reqs`, re-sorted by key. Adding to nothing gives nothing.
     pub fn with_requirements(mut self, reqs: impl IntoIterator<Item = Requirement>) -> Selector {
         if self.nothing {

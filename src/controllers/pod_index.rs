@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::api::objects::{Kind, Object, ObjectKey};
-use crate::api::selector::{Operator, Selector};
+use crate::api::selector::Selector;
 
 #[derive(Default)]
 pub struct PodIndex {
@@ -148,26 +148,11 @@ impl PodIndex {
         if selector.is_nothing() {
             return Vec::new();
         }
-        // The indexed requirement with the fewest candidate pods (in any namespace).
-        let narrowest = selector
-            .requirements()
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.operator(),
-                    Operator::Equals | Operator::DoubleEquals | Operator::In
-                )
-            })
-            .map(|r| {
-                let sets: Vec<&BTreeSet<ObjectKey>> = r
-                    .values()
-                    .iter()
-                    .filter_map(|v| self.by_label.get(&(r.key().to_string(), v.clone())))
-                    .collect();
-                let size: usize = sets.iter().map(|s| s.len()).sum();
-                (size, sets)
-            })
-            .min_by_key(|(size, _)| *size);
+        // The value requirement with the fewest candidate pods (in any namespace).
+        let narrowest = selector.narrowest_buckets(
+            |k, v| self.by_label.get(&(k.to_string(), v.to_string())),
+            BTreeSet::len,
+        );
         let matching = |(_, o): &(ObjectKey, Arc<Object>)| selector.matches(&o.meta().labels);
         match narrowest {
             None => self
@@ -177,7 +162,7 @@ impl PodIndex {
                 .map(|(k, o)| (k.clone(), o.clone()))
                 .filter(matching)
                 .collect(),
-            Some((_, sets)) => {
+            Some(sets) => {
                 let mut keys: Vec<&ObjectKey> = sets
                     .iter()
                     .flat_map(|s| in_namespace(s, namespace))

@@ -17,13 +17,13 @@ use crate::api::objects::pod::{Pod, PodAffinity, PodAffinityTerm, Protocol};
 use crate::api::objects::{Object, ObjectKey};
 use crate::api::resources::{Resources, pod_non_zero_requests, pod_requests};
 use crate::api::selector::{
-    LabelSelectorRequirement, Operator, Selector, SelectorOperator, selector_from_option,
+    LabelSelectorRequirement, Selector, SelectorOperator, selector_from_option,
 };
 
 use super::gpu::{GpuRequest, NodeGpus};
 use super::listers::Listers;
 use super::memo::{AffinityMemo, TopologyCounts};
-use super::spread_memo::SpreadMemo;
+use super::spread_memo::{SpreadMemo, SpreadQuery};
 
 /// A pod as the scheduler sees it, with the derived values plugins need precomputed.
 #[derive(Debug)]
@@ -792,63 +792,33 @@ impl Snapshot {
     /// instead of O(nodes + pods). `compute` is the full count, for the first request.
     pub fn spread_counts(
         &self,
-        namespace: &str,
-        selector: &crate::api::selector::Selector,
-        key: &str,
-        required_keys: &[String],
-        sparse: bool,
+        q: &SpreadQuery<'_>,
         compute: impl FnOnce() -> HashMap<String, i64>,
     ) -> Arc<HashMap<String, i64>> {
         if self.plain_counts {
             return Arc::new(compute());
         }
-        self.spread_memo.borrow_mut().get_or_compute(
-            namespace,
-            selector,
-            key,
-            required_keys,
-            sparse,
-            || {
-                self.count_selected(namespace, selector, key, required_keys, sparse)
-                    .unwrap_or_else(compute)
-            },
-        )
+        self.spread_memo
+            .borrow_mut()
+            .get_or_compute(q, || self.count_selected(q).unwrap_or_else(compute))
     }
 
     /// A new spread table from the label index: the domains of every node with the
     /// required keys at 0 (unless `sparse`), plus the pods carrying a value the selector
     /// requires, checked against the whole selector. `None` when the selector requires no
     /// value (then the caller counts by visiting every node).
-    fn count_selected(
-        &self,
-        namespace: &str,
-        selector: &crate::api::selector::Selector,
-        key: &str,
-        required_keys: &[String],
-        sparse: bool,
-    ) -> Option<HashMap<String, i64>> {
-        if selector.is_nothing() {
-            return None;
-        }
-        let sets = selector
-            .requirements()
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.operator(),
-                    Operator::Equals | Operator::DoubleEquals | Operator::In
-                )
-            })
-            .map(|r| {
-                let sets: Vec<&HashMap<ObjectKey, Arc<PodInfo>>> = r
-                    .values()
-                    .iter()
-                    .filter_map(|v| self.pods_by_label.get(&(r.key().to_string(), v.clone())))
-                    .collect();
-                (sets.iter().map(|s| s.len()).sum::<usize>(), sets)
-            })
-            .min_by_key(|(n, _)| *n)?
-            .1;
+    fn count_selected(&self, q: &SpreadQuery<'_>) -> Option<HashMap<String, i64>> {
+        let SpreadQuery {
+            namespace,
+            selector,
+            key,
+            required_keys,
+            sparse,
+        } = *q;
+        let sets = selector.narrowest_buckets(
+            |k, v| self.pods_by_label.get(&(k.to_string(), v.to_string())),
+            HashMap::len,
+        )?;
         let eligible = |info: &NodeInfo| {
             info.node.is_some() && required_keys.iter().all(|k| info.labels().contains_key(k))
         };

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::api::selector::{Labels, Operator, Selector};
+use crate::api::selector::{Labels, Selector};
 
 use super::cache::PodInfo;
 
@@ -38,6 +38,40 @@ struct Table {
     filed_under: Option<Vec<(String, String)>>,
 }
 
+/// What a table counts: pods of `namespace` matching `selector`, by value of `key`, over
+/// the nodes having every key in `required_keys` (sorted); `sparse` tables keep only
+/// nonzero counts (they are read by lookups only, never for their domains).
+#[derive(Clone, Copy, Debug)]
+pub struct SpreadQuery<'a> {
+    pub namespace: &'a str,
+    pub selector: &'a Selector,
+    pub key: &'a str,
+    pub required_keys: &'a [String],
+    pub sparse: bool,
+}
+
+impl SpreadQuery<'_> {
+    /// The lookup string (selectors that print alike are told apart by [`Self::is`]).
+    fn lookup_key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            self.namespace,
+            self.key,
+            self.required_keys.join(","),
+            self.sparse,
+            self.selector
+        )
+    }
+
+    fn is(&self, t: &Table) -> bool {
+        t.namespace == self.namespace
+            && t.key == self.key
+            && &t.selector == self.selector
+            && t.required_keys == self.required_keys
+            && t.sparse == self.sparse
+    }
+}
+
 #[derive(Default)]
 pub struct SpreadMemo {
     tables: HashMap<u64, Table>,
@@ -52,37 +86,15 @@ pub struct SpreadMemo {
     entries: usize,
 }
 
-fn lookup_key(
-    namespace: &str,
-    selector: &Selector,
-    key: &str,
-    required: &[String],
-    sparse: bool,
-) -> String {
-    format!(
-        "{namespace}\u{0}{key}\u{0}{}\u{0}{sparse}\u{0}{selector}",
-        required.join(",")
-    )
-}
-
 /// The `key=value` pairs to file a table under: the values of the selector's first
 /// equality or set requirement (a matching pod has one of them).
 fn filing(selector: &Selector) -> Option<Vec<(String, String)>> {
-    selector
-        .requirements()
-        .iter()
-        .find(|r| {
-            matches!(
-                r.operator(),
-                Operator::Equals | Operator::DoubleEquals | Operator::In
-            )
-        })
-        .map(|r| {
-            r.values()
-                .iter()
-                .map(|v| (r.key().to_string(), v.clone()))
-                .collect()
-        })
+    selector.value_requirements().next().map(|r| {
+        r.values()
+            .iter()
+            .map(|v| (r.key().to_string(), v.clone()))
+            .collect()
+    })
 }
 
 impl SpreadMemo {
@@ -97,36 +109,28 @@ impl SpreadMemo {
     /// `sparse` table drops the zero counts.
     pub fn get_or_compute(
         &mut self,
-        namespace: &str,
-        selector: &Selector,
-        key: &str,
-        required_keys: &[String],
-        sparse: bool,
+        q: &SpreadQuery<'_>,
         compute: impl FnOnce() -> HashMap<String, i64>,
     ) -> Arc<HashMap<String, i64>> {
-        let lk = lookup_key(namespace, selector, key, required_keys, sparse);
+        let lk = q.lookup_key();
         if let Some(ids) = self.lookup.get(&lk) {
             for id in ids {
                 if let Some(t) = self.tables.get(id)
-                    && t.namespace == namespace
-                    && t.key == key
-                    && &t.selector == selector
-                    && t.required_keys == required_keys
-                    && t.sparse == sparse
+                    && q.is(t)
                 {
                     return t.counts.clone();
                 }
             }
         }
         let mut counts = compute();
-        if sparse {
+        if q.sparse {
             counts.retain(|_, n| *n != 0);
         }
         let counts = Arc::new(counts);
         self.entries += counts.len();
         let id = self.next_id;
         self.next_id += 1;
-        let filed_under = filing(selector);
+        let filed_under = filing(q.selector);
         match &filed_under {
             Some(pairs) => {
                 for p in pairs {
@@ -139,11 +143,11 @@ impl SpreadMemo {
         self.tables.insert(
             id,
             Table {
-                namespace: namespace.to_string(),
-                selector: selector.clone(),
-                key: key.to_string(),
-                required_keys: required_keys.to_vec(),
-                sparse,
+                namespace: q.namespace.to_string(),
+                selector: q.selector.clone(),
+                key: q.key.to_string(),
+                required_keys: q.required_keys.to_vec(),
+                sparse: q.sparse,
                 counts: counts.clone(),
                 filed_under,
             },
@@ -178,13 +182,14 @@ impl SpreadMemo {
             }
             None => drop_id(&mut self.unfiled),
         }
-        let lk = lookup_key(
-            &t.namespace,
-            &t.selector,
-            &t.key,
-            &t.required_keys,
-            t.sparse,
-        );
+        let lk = SpreadQuery {
+            namespace: &t.namespace,
+            selector: &t.selector,
+            key: &t.key,
+            required_keys: &t.required_keys,
+            sparse: t.sparse,
+        }
+        .lookup_key();
         if let Some(ids) = self.lookup.get_mut(&lk) {
             drop_id(ids);
             if ids.is_empty() {

@@ -47,6 +47,7 @@ use crate::scheduler::cache::{DomainIds, NodeInfo, Snapshot};
 use crate::scheduler::framework::{
     Code, CycleContext, CycleState, MAX_NODE_SCORE, Plugin, Points, Status,
 };
+use crate::scheduler::spread_memo::SpreadQuery;
 
 pub const NAME: &str = "PodTopologySpread";
 const PRE_FILTER_KEY: &str = "PreFilterPodTopologySpread";
@@ -365,24 +366,24 @@ fn memo_counts(
 ) -> Arc<HashMap<String, i64>> {
     let c = &constraints[i];
     let ns = cx.pod.metadata.namespace.as_str();
-    cx.snapshot.spread_counts(
-        ns,
-        &c.selector,
-        &c.topology_key,
+    let q = SpreadQuery {
+        namespace: ns,
+        selector: &c.selector,
+        key: &c.topology_key,
         required_keys,
         sparse,
-        || {
-            let mut m = HashMap::new();
-            for_each_node_count(
-                cx,
-                constraints,
-                require_all,
-                |j, _| j == i,
-                |_, value, n| bump(&mut m, value, n),
-            );
-            m
-        },
-    )
+    };
+    cx.snapshot.spread_counts(&q, || {
+        let mut m = HashMap::new();
+        for_each_node_count(
+            cx,
+            constraints,
+            require_all,
+            |j, _| j == i,
+            |_, value, n| bump(&mut m, value, n),
+        );
+        m
+    })
 }
 
 /// PreFilter result: per constraint, matching pods per topology value and the minimum.
