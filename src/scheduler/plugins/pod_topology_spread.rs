@@ -421,8 +421,8 @@ struct PreScoreState {
     require_all: bool,
     /// Per candidate node (PreScore order, which is NormalizeScore's): ignored or not.
     ignored_at: Vec<bool>,
-    /// Per constraint: the key's domain ids and, for a non-hostname key, the matching pods
-    /// per candidate domain by id (index `ids.len()`: the nodes lacking the key, upstream's
+    /// Per constraint: the key's domain ids and, for a non-hostname key (empty for the
+    /// hostname key), the matching pods per candidate domain by id (index `ids.len()`: the nodes lacking the key, upstream's
     /// empty value, counted only when not every key is required).
     domains: Vec<(Arc<DomainIds>, Vec<i64>)>,
     /// Per hostname constraint, when the memo holds it and no two nodes share a hostname:
@@ -638,7 +638,12 @@ impl Plugin for PodTopologySpread {
             .iter()
             .map(|c| {
                 let ids = cx.snapshot.domain_ids(&c.topology_key);
-                let n = ids.len() + 1;
+                // Hostname counts are per node (Score), never per domain: no array.
+                let n = if c.topology_key == LABEL_HOSTNAME {
+                    0
+                } else {
+                    ids.len() + 1
+                };
                 (ids, vec![NOT_CANDIDATE; n])
             })
             .collect();
